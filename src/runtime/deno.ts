@@ -1,0 +1,289 @@
+/**
+ * Deno adapter: `Deno.listen` / `Deno.listenTls` turned into push-style {@link Conn}s.
+ *
+ * Memory per idle connection matters (a relay holds many idle sockets): the read buffer starts small and
+ * grows only while reads fill it, then shrinks back once traffic is light again.
+ * @module
+ */
+import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
+
+/** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
+const READ_BUFFER_MIN = 1024;
+const READ_BUFFER_MAX = 256 * 1024;
+/** Above this many queued bytes `write()` returns false. */
+const HIGH_WATER_MARK = 64 * 1024;
+/** After `end()`: how long and how much we keep draining the peer before the final close (lingering close). */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 256 * 1024;
+
+const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
+
+type DenoConn = Deno.Conn | Deno.TlsConn;
+
+class DenoSocket implements Conn {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  #conn: DenoConn;
+  #handler: ConnHandler = NOOP_HANDLER;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #inFlight = 0;
+  #writing = false;
+  #flushScheduled = false;
+  #needDrain = false;
+  #ending = false;
+  #closed = false;
+  #paused = false;
+  #resume: (() => void) | null = null;
+  #peerEnded = false;
+  #lingered = 0;
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(conn: DenoConn, secure: boolean) {
+    this.#conn = conn;
+    this.secure = secure;
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    this.remoteAddress = addr.hostname;
+    this.remotePort = addr.port;
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued + this.#inFlight;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  setHandler(handler: ConnHandler): void {
+    this.#handler = handler;
+  }
+
+  write(bytes: Uint8Array): boolean {
+    if (this.#closed || this.#ending) return false;
+    if (bytes.length === 0) return true;
+    this.#queue.push(bytes);
+    this.#queued += bytes.length;
+    if (!this.#writing && !this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flush);
+    }
+    if (this.bufferedAmount > HIGH_WATER_MARK) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const wake = this.#resume;
+    this.#resume = null;
+    wake?.();
+  }
+
+  end(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    this.resume();
+    if (!this.#writing && !this.#flushScheduled) this.#finishEnd();
+  }
+
+  close(): void {
+    this.#teardown(undefined);
+  }
+
+  /** Runs the read loop until the peer or we close. */
+  async run(): Promise<void> {
+    let buffer = new Uint8Array(READ_BUFFER_MIN);
+    let lightReads = 0;
+    while (!this.#closed) {
+      if (this.#paused) {
+        await new Promise<void>((wake) => this.#resume = wake);
+        continue;
+      }
+      let n: number | null;
+      try {
+        n = await this.#conn.read(buffer);
+      } catch (error) {
+        this.#teardown(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      if (this.#closed) return;
+      if (n === null) {
+        this.#peerEnded = true;
+        if (this.#ending) {
+          if (!this.#writing && !this.#flushScheduled) this.#teardown(undefined);
+          return;
+        }
+        // The handler decides whether to answer and end(); nothing more can be read.
+        this.#safely(() => this.#handler.end());
+        return;
+      }
+      if (this.#ending) {
+        this.#lingered += n;
+        if (this.#lingered > LINGER_BYTES) this.#teardown(undefined);
+        continue;
+      }
+      this.#safely(() => this.#handler.data(buffer.subarray(0, n)));
+      if (n === buffer.length && buffer.length < READ_BUFFER_MAX) {
+        buffer = new Uint8Array(buffer.length * 4);
+        lightReads = 0;
+      } else if (buffer.length > READ_BUFFER_MIN && n < buffer.length / 8 && ++lightReads >= 4) {
+        buffer = new Uint8Array(READ_BUFFER_MIN);
+        lightReads = 0;
+      }
+    }
+  }
+
+  #flush = async (): Promise<void> => {
+    this.#flushScheduled = false;
+    if (this.#writing || this.#closed) return;
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue, this.#queued);
+        this.#queue = [];
+        this.#inFlight = chunk.length;
+        this.#queued = 0;
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
+          this.#inFlight = chunk.length - offset;
+        }
+      }
+    } catch (error) {
+      this.#writing = false;
+      this.#teardown(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.#writing = false;
+    if (this.#closed) return;
+    if (this.#ending) {
+      this.#finishEnd();
+      return;
+    }
+    if (this.#needDrain) {
+      this.#needDrain = false;
+      this.#safely(() => this.#handler.drain());
+    }
+  };
+
+  /** Everything is flushed: send FIN; the read loop drains the peer briefly so unread input cannot become an RST. */
+  #finishEnd(): void {
+    if (this.#peerEnded) {
+      this.#teardown(undefined);
+      return;
+    }
+    this.#conn.closeWrite().catch(() => this.#teardown(undefined));
+    this.#lingerTimer = setTimeout(() => this.#teardown(undefined), LINGER_MS);
+  }
+
+  #teardown(error: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#lingerTimer);
+    this.#queue = [];
+    this.#queued = 0;
+    this.#inFlight = 0;
+    try {
+      this.#conn.close();
+    } catch { /* already closed by the runtime */ }
+    this.#resume?.();
+    this.#resume = null;
+    this.#safely(() => this.#handler.close(error));
+  }
+
+  /** A throwing handler must never kill the read loop of this or any other connection. */
+  #safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (error) {
+      console.error("edge-relay: connection handler threw:", error);
+      this.#teardown(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
+/** Starts a TCP or TLS listener and calls `options.onConn` for each accepted connection. */
+export function listen(options: ListenOptions): Listener {
+  const secure = options.tls !== undefined;
+  const listener: Deno.Listener = options.tls
+    ? Deno.listenTls({ hostname: options.hostname, port: options.port, ...options.tls })
+    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const addr = listener.addr as Deno.NetAddr;
+  const handshakeMs = options.tlsHandshakeTimeoutMs ?? 10_000;
+  let open = true;
+
+  const start = async (raw: Deno.Conn) => {
+    if (secure) {
+      const tls = raw as Deno.TlsConn;
+      const timer = setTimeout(() => closeQuietly(tls), handshakeMs);
+      try {
+        await tls.handshake();
+      } catch (error) {
+        closeQuietly(tls);
+        options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        return;
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    const socket = new DenoSocket(raw, secure);
+    options.onConn(socket);
+    await socket.run();
+  };
+
+  (async () => {
+    while (open) {
+      let raw: Deno.Conn;
+      try {
+        raw = await listener.accept();
+      } catch (error) {
+        if (!open) return;
+        // EMFILE and friends: report and keep accepting after a short pause rather than spinning.
+        options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      try {
+        if (!secure) (raw as Deno.TcpConn).setNoDelay(true);
+      } catch { /* not fatal */ }
+      start(raw).catch((error) => options.onError?.(error));
+    }
+  })();
+
+  return {
+    hostname: addr.hostname,
+    port: addr.port,
+    secure,
+    close() {
+      if (!open) return;
+      open = false;
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch { /* already closed */ }
+}
