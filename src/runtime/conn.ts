@@ -44,6 +44,12 @@ export interface Conn {
    * @returns `false` when the queue is above the adapter's high-water mark: wait for `drain`.
    */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Drops every queued byte not yet handed to the kernel and returns how many were dropped. Queued chunks are
+   * whole writes, so what remains in flight ends on a write boundary (a slow consumer's frames can be dropped
+   * and a Close frame written after them).
+   */
+  discardQueued(): number;
   /** Stops delivering `data` (the adapter stops reading) until `resume()`. */
   pause(): void;
   resume(): void;

@@ -76,6 +76,13 @@ class DenoSocket implements Conn {
     return true;
   }
 
+  discardQueued(): number {
+    const dropped = this.#queued;
+    this.#queue = [];
+    this.#queued = 0;
+    return dropped;
+  }
+
   pause(): void {
     this.#paused = true;
   }

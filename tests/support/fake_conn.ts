@@ -33,6 +33,10 @@ export class FakeConn implements Conn {
     return !this.full;
   }
 
+  discardQueued(): number {
+    return 0;
+  }
+
   pause(): void {
     this.paused = true;
   }

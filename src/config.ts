@@ -1,0 +1,242 @@
+/**
+ * The relay's configuration: every flag of the external contract, its `RELAY_*` environment variable, its
+ * default and its validation, in one table. `parseConfig` is pure (arguments and environment in, config or a
+ * {@link ConfigError} out), so main.ts stays the only reader of the real process state.
+ * @module
+ */
+
+/** Everything the relay can be configured with. Durations are milliseconds, sizes bytes. */
+export interface Config {
+  /** @default 8080 (0 = any free port) */
+  port: number;
+  /** @default "0.0.0.0" */
+  host: string;
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** Exact origins allowed to open WebSockets; empty = the relay's own origin only; `*` = any. */
+  allowedOrigins: string[];
+  /** @default false */
+  requireOrigin: boolean;
+  /** @default 1048576 */
+  maxMessageBytes: number;
+  /** @default 1048576 */
+  maxQueuedBytes: number;
+  /** @default 100 */
+  historySize: number;
+  /** @default 300000 (300 s) */
+  historyTtlMs: number;
+  jwtSecret: string | null;
+  /** @default "memory" */
+  broker: string;
+  /** @default 128 */
+  maxChannelsPerConnection: number;
+  /** @default 30000 (30 s); 0 turns the heartbeat off */
+  pingIntervalMs: number;
+  /** @default 100000 */
+  maxConnections: number;
+  /** @default 1024 */
+  maxConnectionsPerIp: number;
+}
+
+/** A flag or value the relay cannot run with. main.ts prints the message and exits 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Kind = "int" | "size" | "duration" | "string" | "bool" | "list" | "host" | "port";
+
+interface FlagSpec {
+  key: keyof Config;
+  kind: Kind;
+  default: Config[keyof Config];
+  help: string;
+  min?: number;
+}
+
+/** The contract's flags, in the order `--help` prints them. */
+export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  "port": { key: "port", kind: "port", default: 8080, help: "TCP port (0 = any free port)" },
+  "host": { key: "host", kind: "host", default: "0.0.0.0", help: "listen address" },
+  "tls-cert": { key: "tlsCert", kind: "string", default: null, help: "PEM certificate chain file (https/wss)" },
+  "tls-key": { key: "tlsKey", kind: "string", default: null, help: "PEM private key file" },
+  "allowed-origins": {
+    key: "allowedOrigins",
+    kind: "list",
+    default: [],
+    help: "comma list of exact origins allowed to open WebSockets; * = any",
+  },
+  "require-origin": { key: "requireOrigin", kind: "bool", default: false, help: "refuse upgrades without Origin" },
+  "max-message-bytes": {
+    key: "maxMessageBytes",
+    kind: "size",
+    default: 1048576,
+    min: 1,
+    help: "largest message (WebSocket 1009, HTTP 413)",
+  },
+  "max-queued-bytes": {
+    key: "maxQueuedBytes",
+    kind: "size",
+    default: 1048576,
+    min: 1,
+    help: "per-connection send queue; past it the connection is closed with 1013",
+  },
+  "history-size": { key: "historySize", kind: "int", default: 100, min: 0, help: "messages kept per channel" },
+  "history-ttl": { key: "historyTtlMs", kind: "duration", default: 300_000, help: "how long history is kept" },
+  "jwt-secret": { key: "jwtSecret", kind: "string", default: null, help: "HS256 secret; turns auth on" },
+  "broker": { key: "broker", kind: "string", default: "memory", help: "memory (redis://host:port later)" },
+  "max-channels-per-connection": {
+    key: "maxChannelsPerConnection",
+    kind: "int",
+    default: 128,
+    min: 1,
+    help: "envelope subscriptions per connection",
+  },
+  "ping-interval": { key: "pingIntervalMs", kind: "duration", default: 30_000, help: "server heartbeat; 0 = off" },
+  "max-connections": { key: "maxConnections", kind: "int", default: 100_000, min: 1, help: "total connections" },
+  "max-connections-per-ip": {
+    key: "maxConnectionsPerIp",
+    kind: "int",
+    default: 1024,
+    min: 1,
+    help: "connections per client address",
+  },
+});
+
+/** `--port` → `RELAY_PORT`. */
+export function envName(flag: string): string {
+  return "RELAY_" + flag.toUpperCase().replaceAll("-", "_");
+}
+
+/** The usage text for `--help`. */
+export function usage(): string {
+  const lines = ["usage: edge-relay [--flag value]...", ""];
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const def = Array.isArray(spec.default) ? spec.default.join(",") : spec.default;
+    lines.push(`  --${flag.padEnd(30)} ${spec.help} (default ${def ?? "none"}; env ${envName(flag)})`);
+  }
+  return lines.join("\n");
+}
+
+/**
+ * Builds the config from command-line arguments (`--flag value` or `--flag=value`) over `RELAY_*`
+ * environment variables over defaults.
+ * @throws {ConfigError} naming the flag for anything unknown or invalid.
+ */
+export function parseConfig(args: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+  const config = {} as Record<keyof Config, unknown>;
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    const fromEnv = env[envName(flag)];
+    config[spec.key] = fromEnv === undefined || fromEnv === ""
+      ? spec.default
+      : parseValue(`${envName(flag)}`, spec, fromEnv);
+  }
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}' (flags start with --)`);
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = Object.hasOwn(FLAGS, flag) ? FLAGS[flag] : undefined;
+    if (!spec) throw new ConfigError(`unknown flag --${flag} (see --help)`);
+    let value: string;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else if (spec.kind === "bool" && (i + 1 >= args.length || args[i + 1].startsWith("--"))) value = "true";
+    else if (i + 1 < args.length) value = args[++i];
+    else throw new ConfigError(`--${flag} needs a value`);
+    config[spec.key] = parseValue(`--${flag}`, spec, value);
+  }
+  const result = config as unknown as Config;
+  if ((result.tlsCert === null) !== (result.tlsKey === null)) {
+    throw new ConfigError("--tls-cert and --tls-key must be given together");
+  }
+  if (result.jwtSecret !== null) {
+    throw new ConfigError("--jwt-secret: authentication is not available in this version yet");
+  }
+  if (result.broker !== "memory") {
+    throw new ConfigError(`--broker: only 'memory' is available in this version, got '${result.broker}'`);
+  }
+  for (const origin of result.allowedOrigins) {
+    if (origin !== "*" && normalizeOrigin(origin) !== origin) {
+      throw new ConfigError(
+        `--allowed-origins: '${origin}' is not an origin (scheme://host[:port], lower case, no path)`,
+      );
+    }
+  }
+  return result;
+}
+
+/** `https://Example.com:443/` → `https://example.com`; null when the text is not an http(s) origin. */
+export function normalizeOrigin(text: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return null;
+  return url.origin === text ? text : url.origin;
+}
+
+function parseValue(name: string, spec: FlagSpec, raw: string): unknown {
+  const value = raw.trim();
+  switch (spec.kind) {
+    case "string":
+      if (value === "") throw new ConfigError(`${name}: expected a value`);
+      return value;
+    case "bool":
+      if (["true", "1", "yes", "on"].includes(value)) return true;
+      if (["false", "0", "no", "off"].includes(value)) return false;
+      throw new ConfigError(`${name}: expected true or false, got '${raw}'`);
+    case "list":
+      return value === "" ? [] : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    case "host":
+      if (value === "" || /[\s/]/.test(value)) throw new ConfigError(`${name}: expected an address, got '${raw}'`);
+      return value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
+    case "port": {
+      const n = parseInteger(value);
+      if (n === null || n > 65535) throw new ConfigError(`${name}: expected a port 0-65535, got '${raw}'`);
+      return n;
+    }
+    case "int": {
+      const n = parseInteger(value);
+      if (n === null || n < (spec.min ?? 0)) {
+        throw new ConfigError(`${name}: expected an integer >= ${spec.min ?? 0}, got '${raw}'`);
+      }
+      return n;
+    }
+    case "size": {
+      const n = parseSize(value);
+      if (n === null || n < (spec.min ?? 0)) {
+        throw new ConfigError(`${name}: expected a size in bytes (e.g. 1048576, 64KiB, 1MiB), got '${raw}'`);
+      }
+      return n;
+    }
+    case "duration": {
+      const n = parseDuration(value);
+      if (n === null) throw new ConfigError(`${name}: expected a duration (e.g. 30s, 500ms, 5m), got '${raw}'`);
+      return n;
+    }
+  }
+}
+
+function parseInteger(text: string): number | null {
+  if (!/^\d{1,15}$/.test(text)) return null;
+  return Number(text);
+}
+
+const SIZE_UNITS: Record<string, number> = { "": 1, b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 * 1024 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `1048576`, `64KiB`, `1MiB`, `20MB` → bytes. */
+export function parseSize(text: string): number | null {
+  const m = /^(\d{1,15})\s*([a-zA-Z]*)$/.exec(text);
+  if (!m) return null;
+  const unit = SIZE_UNITS[m[2].toLowerCase()];
+  return unit === undefined ? null : Number(m[1]) * unit;
+}
+
+/** `30s`, `500ms`, `5m`, `1h`; a bare number is seconds. */
+export function parseDuration(text: string): number | null {
+  const m = /^(\d{1,12}(?:\.\d{1,3})?)\s*(ms|s|m|h)?$/.exec(text);
+  if (!m) return null;
+  return Math.round(Number(m[1]) * DURATION_UNITS[m[2] ?? "s"]);
+}

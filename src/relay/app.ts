@@ -1,0 +1,36 @@
+/**
+ * The Hono app: every HTTP request is routed here and every upgrade is decided here.
+ * @module
+ */
+import { Hono } from "hono";
+import type { RequestInfo } from "../http/mod.ts";
+import { securityHeaders } from "./security.ts";
+
+/** Hono environment of the relay: `c.env` is the HTTP layer's per-request info (peer, TLS, upgrade slot). */
+export type RelayEnv = { Bindings: RequestInfo };
+
+/** What the app needs from the rest of the relay. */
+export interface AppDeps {
+  /** False while the broker cannot store messages (`/readyz` answers 503). */
+  ready(): boolean;
+  /** Adds the WebSocket and channel routes (kept apart so this file stays the app's skeleton). */
+  routes?(app: Hono<RelayEnv>): void;
+}
+
+/** Builds the relay's Hono app. */
+export function createApp(deps: AppDeps): Hono<RelayEnv> {
+  const app = new Hono<RelayEnv>();
+  app.use(securityHeaders((c) => c.env?.secure === true));
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", (c) =>
+    deps.ready() ? c.json({ status: "ready" }) : c.json({ status: "unavailable", message: "broker unreachable" }, 503));
+  deps.routes?.(app);
+
+  app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    console.error("edge-relay: request failed:", error);
+    return c.json({ error: "internal", message: "internal server error" }, 500);
+  });
+  return app;
+}
