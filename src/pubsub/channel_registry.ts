@@ -1,0 +1,271 @@
+/**
+ * The node-local side of pub/sub: which local subscribers (connections) listen to which channel, and the fan-out
+ * loop. The registry holds one broker subscription per channel with local subscribers, taken on the first
+ * subscriber and released with the last.
+ * @module
+ */
+import type { Broker, BrokerListener } from "./broker.ts";
+import { isPromise, type MaybePromise, then } from "./maybe_promise.ts";
+import type { ChannelMessage, ChannelState } from "./message.ts";
+import { currentState, type Recovery, recover } from "./recovery.ts";
+import { ReplayBuffer, type SubscribedState } from "./replay_buffer.ts";
+
+/** A local receiver of channel messages (a connection, in the relay). Its methods must not throw. */
+export interface Subscriber {
+  /**
+   * The subscription to `state.channel` took effect: called once per join, before any `deliver` for that
+   * channel, and again (with `recovered: false`) whenever the channel's history is lost while subscribed.
+   */
+  subscribed(state: SubscribedState): void;
+  /** A message of a channel this subscriber joined; in `seq` order per channel. */
+  deliver(message: ChannelMessage): void;
+}
+
+/** Resume request of {@link ChannelRegistry.join}. */
+export interface JoinOptions {
+  /** Replay every message after this seq, or none (`recovered: false`). Omitted: no replay. */
+  since?: number;
+  /** The epoch `since` belongs to. */
+  epoch?: string;
+}
+
+/** One row of `GET /channels`. */
+export interface ChannelInfo {
+  channel: string;
+  /** Local subscribers. */
+  subscribers: number;
+  /** Latest seq seen on this node. */
+  seq: number;
+}
+
+/** Counters of a {@link ChannelRegistry}. */
+export interface RegistryStats {
+  /** Channels with local subscribers (or joins in flight). */
+  channels: number;
+  /** Local subscriptions, summed over channels. */
+  subscribers: number;
+  /** Messages handed to local subscribers (one per subscriber per message, replays included). */
+  delivered: number;
+}
+
+/** Options of {@link ChannelRegistry}. */
+export interface ChannelRegistryOptions {
+  /** A subscriber threw, or the broker failed to release a channel; the registry went on. */
+  onError?: (error: unknown, channel: string) => void;
+}
+
+interface Counters {
+  subscribers: number;
+  delivered: number;
+}
+
+/** One channel with local subscribers: the broker listener and the fan-out loop. */
+class ChannelEntry implements BrokerListener {
+  readonly channel: string;
+  readonly subscribers = new Set<Subscriber>();
+  /** Joins waiting for their history read, with the live messages held for them. */
+  readonly joining = new Map<Subscriber, ReplayBuffer>();
+  seq = 0;
+  /** True while `message` runs its fan-out loop (a subscriber added then would get the message twice). */
+  delivering = false;
+  /** Resolves once the broker subscription is in place; `undefined` when it already is. */
+  attaching: Promise<void> | undefined;
+  readonly #counters: Counters;
+  readonly #onError: (error: unknown, channel: string) => void;
+
+  constructor(channel: string, counters: Counters, onError: (error: unknown, channel: string) => void) {
+    this.channel = channel;
+    this.#counters = counters;
+    this.#onError = onError;
+  }
+
+  get idle(): boolean {
+    return this.subscribers.size === 0 && this.joining.size === 0;
+  }
+
+  message(message: ChannelMessage): void {
+    this.seq = message.seq;
+    this.delivering = true;
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber.deliver(message);
+      } catch (error) {
+        this.#onError(error, this.channel);
+      }
+    }
+    this.delivering = false;
+    this.#counters.delivered += this.subscribers.size;
+    if (this.joining.size !== 0) for (const buffer of this.joining.values()) buffer.push(message);
+  }
+
+  epochChanged(channel: string, state: ChannelState): void {
+    this.seq = state.seq;
+    const announced: SubscribedState = { channel, seq: state.seq, epoch: state.epoch, recovered: false };
+    for (const subscriber of this.subscribers) {
+      try {
+        subscriber.subscribed(announced);
+      } catch (error) {
+        this.#onError(error, channel);
+      }
+    }
+    for (const buffer of this.joining.values()) buffer.epochChanged(state);
+  }
+
+  /** Hands a settled join its state, replay and held messages, then makes it a live subscriber. */
+  admit(subscriber: Subscriber, buffer: ReplayBuffer, recovery: Recovery): void {
+    const { state, messages } = buffer.settle(recovery);
+    subscriber.subscribed(state);
+    for (const message of messages) subscriber.deliver(message);
+    this.#counters.delivered += messages.length;
+    this.seq = Math.max(this.seq, messages.length === 0 ? state.seq : messages[messages.length - 1].seq);
+    this.subscribers.add(subscriber);
+    this.#counters.subscribers++;
+  }
+}
+
+/**
+ * Local subscribers per channel over a {@link Broker}.
+ *
+ * @example
+ * ```ts
+ * const registry = new ChannelRegistry(broker);
+ * await registry.join("news", connection, { since: 12, epoch });
+ * broker.publish("news", "hi"); // connection.deliver(message)
+ * registry.leave("news", connection);
+ * ```
+ */
+export class ChannelRegistry {
+  readonly #broker: Broker;
+  readonly #entries = new Map<string, ChannelEntry>();
+  readonly #counters: Counters = { subscribers: 0, delivered: 0 };
+  readonly #onError: (error: unknown, channel: string) => void;
+
+  constructor(broker: Broker, options: ChannelRegistryOptions = {}) {
+    this.#broker = broker;
+    this.#onError = options.onError ?? (() => {});
+  }
+
+  /**
+   * Subscribes `subscriber` to `channel`: `subscriber.subscribed(state)`, then the replay (with
+   * `options.since`), then live messages, with nothing lost or repeated in between. With a synchronous broker
+   * all of that happens before `join` returns; otherwise the returned promise resolves once it has. Fails (and
+   * leaves nothing behind) when the broker does. A `leave` before the join completes cancels it.
+   * Throws a `TypeError` if the subscriber already joined the channel, and an `Error` when called from inside a
+   * `deliver` of the same channel (the subscriber would get that message twice).
+   */
+  join(channel: string, subscriber: Subscriber, options: JoinOptions = {}): MaybePromise<void> {
+    let entry = this.#entries.get(channel);
+    if (entry !== undefined && (entry.subscribers.has(subscriber) || entry.joining.has(subscriber))) {
+      throw new TypeError(`already joined channel ${channel}`);
+    }
+    if (entry?.delivering) throw new Error(`cannot join channel ${channel} from inside its delivery`);
+    entry ??= this.#open(channel);
+    const joined = entry;
+    // Held from now on: the history read below happens after this point, so nothing falls in between.
+    const buffer = new ReplayBuffer(channel);
+    joined.joining.set(subscriber, buffer);
+    const fail = (error: unknown): never => {
+      if (joined.joining.get(subscriber) === buffer) joined.joining.delete(subscriber);
+      this.#closeIfIdle(joined);
+      throw error;
+    };
+    try {
+      const read = () => options.since === undefined
+        ? currentState(this.#broker, channel)
+        : recover(this.#broker, channel, options.since, options.epoch);
+      const settle = (recovery: Recovery): void => {
+        // Gone when `leave` ran meanwhile (or a later join of the same subscriber replaced this one).
+        if (joined.joining.get(subscriber) !== buffer) return;
+        joined.joining.delete(subscriber);
+        joined.admit(subscriber, buffer, recovery);
+      };
+      const result = joined.attaching === undefined
+        ? then(read(), settle)
+        : joined.attaching.then(() => then(read(), settle));
+      return isPromise(result) ? result.catch(fail) : result;
+    } catch (error) {
+      return fail(error);
+    }
+  }
+
+  /**
+   * Removes `subscriber` from `channel` (cancelling a join in flight), releasing the broker subscription with
+   * the last local subscriber. Safe to call from inside `deliver`.
+   * @returns whether it was subscribed or joining
+   */
+  leave(channel: string, subscriber: Subscriber): boolean {
+    const entry = this.#entries.get(channel);
+    if (entry === undefined) return false;
+    let removed = entry.joining.delete(subscriber);
+    if (entry.subscribers.delete(subscriber)) {
+      this.#counters.subscribers--;
+      removed = true;
+    }
+    if (removed) this.#closeIfIdle(entry);
+    return removed;
+  }
+
+  /** True when `subscriber` is subscribed to `channel` (a join in flight does not count yet). */
+  has(channel: string, subscriber: Subscriber): boolean {
+    return this.#entries.get(channel)?.subscribers.has(subscriber) ?? false;
+  }
+
+  /** Local subscribers of `channel`. */
+  subscriberCount(channel: string): number {
+    return this.#entries.get(channel)?.subscribers.size ?? 0;
+  }
+
+  /** Channels with local subscribers, by name, for `GET /channels`. */
+  list(): ChannelInfo[] {
+    const rows: ChannelInfo[] = [];
+    for (const entry of this.#entries.values()) {
+      if (entry.subscribers.size > 0) {
+        rows.push({ channel: entry.channel, subscribers: entry.subscribers.size, seq: entry.seq });
+      }
+    }
+    return rows.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));
+  }
+
+  stats(): RegistryStats {
+    return { channels: this.#entries.size, ...this.#counters };
+  }
+
+  #open(channel: string): ChannelEntry {
+    const entry = new ChannelEntry(channel, this.#counters, this.#onError);
+    this.#entries.set(channel, entry);
+    let attached: MaybePromise<void>;
+    try {
+      attached = this.#broker.subscribe(channel, entry);
+    } catch (error) {
+      this.#entries.delete(channel);
+      throw error;
+    }
+    if (isPromise(attached)) {
+      entry.attaching = attached.then(
+        () => {
+          entry.attaching = undefined;
+        },
+        (error) => {
+          // Joins waiting on it fail; a later join opens a fresh entry and tries again.
+          if (this.#entries.get(channel) === entry) this.#entries.delete(channel);
+          throw error;
+        },
+      );
+    }
+    return entry;
+  }
+
+  #closeIfIdle(entry: ChannelEntry): void {
+    if (!entry.idle || this.#entries.get(entry.channel) !== entry) return;
+    this.#entries.delete(entry.channel);
+    // Released after the attach settles, so a subscription still in flight is not left behind.
+    const release = () => this.#broker.unsubscribe(entry.channel, entry);
+    const report = (error: unknown) => this.#onError(error, entry.channel);
+    try {
+      const done = entry.attaching === undefined ? release() : entry.attaching.then(release);
+      if (isPromise(done)) done.catch(report);
+    } catch (error) {
+      report(error);
+    }
+  }
+}
