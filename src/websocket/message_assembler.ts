@@ -1,0 +1,83 @@
+/**
+ * Data frame payloads → whole messages (RFC 6455 §5.4): text validated as UTF-8 while it arrives and decoded
+ * once at the end, binary handed over as one owned buffer.
+ * @module
+ */
+import { ProtocolError } from "./errors.ts";
+import { decodeUtf8, UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8_validator.ts";
+
+/**
+ * Collects the payload pieces of one message. The frame parser owns one per connection and enforces the
+ * fragmentation rules and limits; this class only holds bytes and checks UTF-8.
+ */
+export class MessageAssembler {
+  #text = false;
+  /** Non-final pieces, owned (already copied out of the borrowed read buffer); null while none. */
+  #pieces: Uint8Array[] | null = null;
+  #bytes = 0;
+  #utf8 = UTF8_ACCEPT;
+
+  /** Payload bytes held for the unfinished message. */
+  get heldBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Starts a message (first frame's opcode Text or Binary). */
+  begin(text: boolean): void {
+    this.#text = text;
+    this.#pieces = null;
+    this.#bytes = 0;
+    this.#utf8 = UTF8_ACCEPT;
+  }
+
+  /**
+   * Keeps a non-final piece of the message. Text is checked at once, so a message fails at the first byte that
+   * cannot be valid UTF-8, before later fragments arrive (RFC 6455 §8.1).
+   * @param piece owned bytes; the assembler keeps them
+   * @throws {ProtocolError} `invalidUtf8`
+   */
+  append(piece: Uint8Array): void {
+    if (piece.length === 0) return;
+    if (this.#text) {
+      this.#utf8 = utf8Step(this.#utf8, piece);
+      if (this.#utf8 === UTF8_REJECT) throw new ProtocolError("invalidUtf8");
+    }
+    (this.#pieces ??= []).push(piece);
+    this.#bytes += piece.length;
+  }
+
+  /**
+   * Completes the message with its last piece (possibly empty).
+   * @param last owned bytes
+   * @returns the text as a string, or the binary payload as one owned buffer
+   * @throws {ProtocolError} `invalidUtf8`, including a code point left open at the end
+   */
+  finish(last: Uint8Array): string | Uint8Array {
+    const pieces = this.#pieces;
+    if (pieces === null) {
+      // Single-piece message (the common case): the native decoder validates and decodes in one pass.
+      // The shared empty buffer is never handed out: the caller owns what it gets.
+      if (!this.#text) return last.length === 0 ? new Uint8Array(0) : last;
+      const text = decodeUtf8(last);
+      if (text === null) throw new ProtocolError("invalidUtf8");
+      return text;
+    }
+    if (this.#text && utf8Step(this.#utf8, last) !== UTF8_ACCEPT) throw new ProtocolError("invalidUtf8");
+    const whole = new Uint8Array(this.#bytes + last.length);
+    let offset = 0;
+    for (const piece of pieces) {
+      whole.set(piece, offset);
+      offset += piece.length;
+    }
+    whole.set(last, offset);
+    const text = this.#text;
+    this.reset();
+    // Already validated piece by piece, so decoding cannot fail here.
+    return text ? decodeUtf8(whole) ?? "" : whole;
+  }
+
+  /** Drops whatever is held. */
+  reset(): void {
+    this.begin(false);
+  }
+}
