@@ -7,7 +7,7 @@
 import type { Broker, BrokerListener } from "./broker.ts";
 import { isPromise, type MaybePromise, then } from "./maybe_promise.ts";
 import type { ChannelMessage, ChannelState } from "./message.ts";
-import { currentState, type Recovery, recover } from "./recovery.ts";
+import { currentState, recover, type Recovery } from "./recovery.ts";
 import { ReplayBuffer, type SubscribedState } from "./replay_buffer.ts";
 
 /** A local receiver of channel messages (a connection, in the relay). Its methods must not throw. */
@@ -95,7 +95,7 @@ class ChannelEntry implements BrokerListener {
     }
     this.delivering = false;
     this.#counters.delivered += this.subscribers.size;
-    if (this.joining.size !== 0) for (const buffer of this.joining.values()) buffer.push(message);
+    if (this.joining.size !== 0) { for (const buffer of this.joining.values()) buffer.push(message); }
   }
 
   epochChanged(channel: string, state: ChannelState): void {
@@ -170,9 +170,10 @@ export class ChannelRegistry {
       throw error;
     };
     try {
-      const read = () => options.since === undefined
-        ? currentState(this.#broker, channel)
-        : recover(this.#broker, channel, options.since, options.epoch);
+      const read = () =>
+        options.since === undefined
+          ? currentState(this.#broker, channel)
+          : recover(this.#broker, channel, options.since, options.epoch);
       const settle = (recovery: Recovery): void => {
         // Gone when `leave` ran meanwhile (or a later join of the same subscriber replaced this one).
         if (joined.joining.get(subscriber) !== buffer) return;

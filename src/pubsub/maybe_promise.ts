@@ -10,7 +10,8 @@ export type MaybePromise<T> = T | Promise<T>;
 
 /** True when `value` is a promise (any thenable). The pub/sub value types are never thenables. */
 export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 /** Runs `next` on `value` now if it is ready, or when it resolves. */

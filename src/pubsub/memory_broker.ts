@@ -107,7 +107,13 @@ export class MemoryBroker implements Broker {
     this.#checkOpen();
     const record = this.#channels.get(channel) ?? this.#create(channel);
     const now = this.#now();
-    const message: ChannelMessage = { channel, seq: record.seq + 1, epoch: record.epoch, data, publishedAt: now };
+    const message: ChannelMessage = {
+      channel,
+      seq: record.seq + 1,
+      epoch: record.epoch,
+      data,
+      publishedAt: now,
+    };
     record.seq = message.seq;
     this.#expire(record, now);
     record.history.push(message);

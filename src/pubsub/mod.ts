@@ -1,24 +1,18 @@
 /**
  * The pub/sub door: channel names, messages, the {@link Broker} contract and its memory implementation,
  * all-or-nothing recovery, and the node-local {@link ChannelRegistry} that fans messages out. Knows no sockets.
+ *
+ * Broker implementations inside this folder also use `broker.ts` (`checkHistoryOptions`, `coversSince`),
+ * `history_ring.ts` and `replay_buffer.ts` directly.
  * @module
  */
 export { isValidChannelName, MAX_CHANNEL_NAME_LENGTH } from "./channel_name.ts";
 export { type ChannelMessage, type ChannelState, isSeq, perMessage } from "./message.ts";
 export { isPromise, type MaybePromise } from "./maybe_promise.ts";
-export {
-  type Broker,
-  type BrokerListener,
-  type BrokerStats,
-  checkHistoryOptions,
-  coversSince,
-  type HistoryOptions,
-  type HistoryResult,
-} from "./broker.ts";
-export { HistoryRing } from "./history_ring.ts";
+export type { Broker, BrokerListener, BrokerStats, HistoryOptions, HistoryResult } from "./broker.ts";
 export { MEMORY_BROKER_DEFAULTS, MemoryBroker, type MemoryBrokerOptions } from "./memory_broker.ts";
-export { currentState, type Recovery, recover } from "./recovery.ts";
-export { ReplayBuffer, type Settled, type SubscribedState } from "./replay_buffer.ts";
+export { recover, type Recovery } from "./recovery.ts";
+export type { SubscribedState } from "./replay_buffer.ts";
 export {
   type ChannelInfo,
   ChannelRegistry,

@@ -4,19 +4,20 @@
  * @module
  */
 import type { Broker, HistoryResult } from "./broker.ts";
-import { then } from "./maybe_promise.ts";
-import type { MaybePromise } from "./maybe_promise.ts";
+import { type MaybePromise, then } from "./maybe_promise.ts";
 import type { ChannelMessage, ChannelState } from "./message.ts";
 
 /** The outcome of {@link recover}. */
 export interface Recovery extends ChannelState {
   /** True when `messages` is every message after `since`. */
   recovered: boolean;
-  /**
-   * When recovered: every message after `since`, oldest first (possibly none). Otherwise empty.
-   */
+  /** When recovered: every message after `since`, oldest first (possibly none). Otherwise empty. */
   messages: ChannelMessage[];
-  // seq: when recovered, the last replayed seq (`since` if none); otherwise the channel's seq when read.
+  /**
+   * When recovered: the last replayed seq (`since` if none), which live delivery continues from. Otherwise the
+   * channel's seq when read: the client resyncs from there.
+   */
+  seq: number;
 }
 
 /**
@@ -30,24 +31,38 @@ export interface Recovery extends ChannelState {
  * if (r.recovered) r.messages.forEach(send); else resync(r.seq, r.epoch);
  * ```
  */
-export function recover(broker: Broker, channel: string, since: number, epoch?: string): MaybePromise<Recovery> {
+export function recover(
+  broker: Broker,
+  channel: string,
+  since: number,
+  epoch?: string,
+): MaybePromise<Recovery> {
   return then(broker.history(channel, { since, epoch }), (history) => toRecovery(since, history));
 }
 
 /** The channel's current state as a join without resume: nothing replayed, `recovered: false`. */
 export function currentState(broker: Broker, channel: string): MaybePromise<Recovery> {
-  return then(broker.state(channel), (state) => ({ seq: state.seq, epoch: state.epoch, recovered: false, messages: [] }));
+  return then(
+    broker.state(channel),
+    (state) => ({ seq: state.seq, epoch: state.epoch, recovered: false, messages: [] }),
+  );
 }
 
 function toRecovery(since: number, history: HistoryResult): Recovery {
   const messages = history.messages;
   const count = messages.length;
   // Check the run as well as the broker's word: a broker bug must show as `recovered: false`, not as a gap.
-  const whole = history.contiguous && (count === 0
-    ? since === history.seq
-    : messages[0].seq === since + 1 && messages[count - 1].seq === since + count);
+  const whole = history.contiguous &&
+    (count === 0
+      ? since === history.seq
+      : messages[0].seq === since + 1 && messages[count - 1].seq === since + count);
   if (whole) {
-    return { seq: count === 0 ? since : messages[count - 1].seq, epoch: history.epoch, recovered: true, messages };
+    return {
+      seq: count === 0 ? since : messages[count - 1].seq,
+      epoch: history.epoch,
+      recovered: true,
+      messages,
+    };
   }
   return { seq: history.seq, epoch: history.epoch, recovered: false, messages: [] };
 }

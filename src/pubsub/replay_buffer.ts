@@ -60,7 +60,12 @@ export class ReplayBuffer {
     }
     this.#held = [];
     return {
-      state: { channel: this.channel, seq: base.seq, epoch: base.epoch, recovered: !stale && recovery.recovered },
+      state: {
+        channel: this.channel,
+        seq: base.seq,
+        epoch: base.epoch,
+        recovered: !stale && recovery.recovered,
+      },
       messages,
     };
   }

@@ -1,0 +1,229 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { type ChannelMessage, ChannelRegistry, MemoryBroker, type Subscriber } from "../../src/pubsub/mod.ts";
+import { AsyncBroker, RecordingSubscriber } from "./support.ts";
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("ChannelRegistry with the memory broker", () => {
+  it("tells a subscriber it is subscribed, then fans each message out to every subscriber in order", () => {
+    const broker = new MemoryBroker();
+    const registry = new ChannelRegistry(broker);
+    const a = new RecordingSubscriber();
+    const b = new RecordingSubscriber();
+    registry.join("c", a);
+    registry.join("c", b);
+    const first = broker.publish("c", "one");
+    broker.publish("c", "two");
+    broker.publish("other", "not for them");
+    assert.deepEqual(a.states, [{ channel: "c", seq: 0, epoch: first.epoch, recovered: false }]);
+    assert.equal(a.events[0] !== undefined && "subscribed" in a.events[0], true);
+    assert.deepEqual(a.seqs, [1, 2]);
+    assert.deepEqual(b.seqs, [1, 2]);
+    assert.equal((a.events[1] as { message: ChannelMessage }).message, first, "one object shared by all");
+  });
+
+  it("joins synchronously: replay and subscription are in place when join returns", () => {
+    const broker = new MemoryBroker();
+    const registry = new ChannelRegistry(broker);
+    for (let i = 0; i < 4; i++) broker.publish("c", `m${i}`);
+    const s = new RecordingSubscriber();
+    const result = registry.join("c", s, { since: 1, epoch: broker.state("c").epoch });
+    assert.equal(result, undefined);
+    assert.deepEqual(s.states.map((x) => [x.seq, x.recovered]), [[4, true]]);
+    assert.deepEqual(s.seqs, [2, 3, 4]);
+    broker.publish("c", "live");
+    assert.deepEqual(s.seqs, [2, 3, 4, 5]);
+  });
+
+  it("replays nothing and says recovered false when history no longer reaches since + 1", () => {
+    const broker = new MemoryBroker({ historySize: 2 });
+    for (let i = 0; i < 5; i++) broker.publish("c", "x");
+    const s = new RecordingSubscriber();
+    registry(broker).join("c", s, { since: 1, epoch: broker.state("c").epoch });
+    assert.deepEqual(s.states.map((x) => [x.seq, x.recovered]), [[5, false]]);
+    broker.publish("c", "x");
+    assert.deepEqual(s.seqs, [6]);
+  });
+
+  it("lists channels with local subscribers by name, with counts and the latest seq", () => {
+    const broker = new MemoryBroker();
+    const reg = new ChannelRegistry(broker);
+    const [s1, s2, s3] = [new RecordingSubscriber(), new RecordingSubscriber(), new RecordingSubscriber()];
+    broker.publish("zeta", "x");
+    reg.join("zeta", s1);
+    reg.join("alpha", s1);
+    reg.join("alpha", s2);
+    reg.join("alpha", s3);
+    broker.publish("alpha", "x");
+    broker.publish("alpha", "y");
+    broker.publish("nobody-here", "x");
+    assert.deepEqual(reg.list(), [
+      { channel: "alpha", subscribers: 3, seq: 2 },
+      { channel: "zeta", subscribers: 1, seq: 1 },
+    ]);
+    reg.leave("alpha", s2);
+    reg.leave("zeta", s1);
+    assert.deepEqual(reg.list(), [{ channel: "alpha", subscribers: 2, seq: 2 }]);
+    assert.equal(reg.subscriberCount("alpha"), 2);
+    assert.equal(reg.has("alpha", s2), false);
+    assert.equal(reg.has("alpha", s3), true);
+  });
+
+  it("releases the broker subscription with the last local subscriber", () => {
+    const broker = new MemoryBroker();
+    const reg = new ChannelRegistry(broker);
+    const s = new RecordingSubscriber();
+    reg.join("c", s);
+    assert.equal(broker.stats().channels, 1);
+    assert.equal(reg.leave("c", s), true);
+    assert.equal(reg.leave("c", s), false);
+    assert.equal(broker.stats().channels, 0, "the broker reclaimed the unused, empty channel");
+    broker.publish("c", "x");
+    assert.deepEqual(s.seqs, []);
+    assert.equal(reg.stats().channels, 0);
+  });
+
+  it("refuses a second join of the same subscriber to the same channel", () => {
+    const reg = registry(new MemoryBroker());
+    const s = new RecordingSubscriber();
+    reg.join("c", s);
+    assert.throws(() => reg.join("c", s), TypeError);
+  });
+
+  it("refuses a join from inside the channel's own delivery (it would duplicate that message)", () => {
+    const broker = new MemoryBroker();
+    const reg = new ChannelRegistry(broker);
+    const late = new RecordingSubscriber();
+    let error: unknown;
+    const joiner: Subscriber = {
+      subscribed() {},
+      deliver() {
+        try {
+          reg.join("c", late);
+        } catch (e) {
+          error = e;
+        }
+      },
+    };
+    reg.join("c", joiner);
+    broker.publish("c", "x");
+    assert.ok(error instanceof Error);
+    assert.deepEqual(late.events, []);
+  });
+
+  it("keeps delivering when a subscriber throws or leaves during the fan-out", () => {
+    const broker = new MemoryBroker();
+    const errors: unknown[] = [];
+    const reg = new ChannelRegistry(broker, { onError: (e) => void errors.push(e) });
+    const thrower: Subscriber = {
+      subscribed() {},
+      deliver() {
+        throw new Error("boom");
+      },
+    };
+    const leaver: Subscriber = { subscribed() {}, deliver: () => void reg.leave("c", leaver) };
+    const last = new RecordingSubscriber();
+    reg.join("c", thrower);
+    reg.join("c", leaver);
+    reg.join("c", last);
+    broker.publish("c", "1");
+    broker.publish("c", "2");
+    assert.deepEqual(last.seqs, [1, 2]);
+    assert.equal(errors.length, 2);
+    assert.equal(reg.subscriberCount("c"), 2);
+  });
+
+  it("counts subscriptions and deliveries, replays included", () => {
+    const broker = new MemoryBroker();
+    const reg = new ChannelRegistry(broker);
+    broker.publish("c", "x");
+    reg.join("c", new RecordingSubscriber(), { since: 0 });
+    reg.join("c", new RecordingSubscriber());
+    broker.publish("c", "y");
+    assert.deepEqual(reg.stats(), { channels: 1, subscribers: 2, delivered: 3 });
+  });
+});
+
+function registry(broker: MemoryBroker): ChannelRegistry {
+  return new ChannelRegistry(broker);
+}
+
+describe("ChannelRegistry with an asynchronous broker", () => {
+  it("loses and repeats nothing published before, during and after a join with replay", async () => {
+    const broker = new AsyncBroker();
+    const reg = new ChannelRegistry(broker);
+    for (let i = 0; i < 5; i++) broker.inner.publish("c", "before");
+    const { epoch } = broker.inner.state("c");
+    // Published after the attach but before the history read: in both the read and the live stream.
+    broker.beforeRead = () => [1, 2].forEach(() => broker.inner.publish("c", "overlap"));
+    // Published after the read: only live.
+    broker.afterRead = () => [1, 2].forEach(() => broker.inner.publish("c", "after"));
+    const s = new RecordingSubscriber();
+    let publishing = true;
+    const publisher = (async () => {
+      while (publishing) await broker.publish("c", "concurrent");
+    })();
+    await reg.join("c", s, { since: 2, epoch });
+    for (let i = 0; i < 3; i++) await broker.publish("c", "later");
+    publishing = false;
+    await publisher;
+    const latest = broker.inner.state("c").seq;
+    assert.equal(s.states.length, 1);
+    assert.equal(s.states[0].recovered, true);
+    assert.ok("subscribed" in s.events[0], "subscribed comes first");
+    assert.deepEqual(s.seqs, range(3, latest));
+  });
+
+  it("delivers every message after the state read to a join without resume, none twice", async () => {
+    const broker = new AsyncBroker();
+    const reg = new ChannelRegistry(broker);
+    const existing = new RecordingSubscriber();
+    await reg.join("c", existing); // a second join finds the channel already attached
+    broker.beforeRead = () => broker.inner.publish("c", "x");
+    broker.afterRead = () => broker.inner.publish("c", "y");
+    const s = new RecordingSubscriber();
+    await reg.join("c", s);
+    broker.inner.publish("c", "z");
+    const [state] = s.states;
+    assert.equal(state.recovered, false);
+    assert.deepEqual(s.seqs, range(state.seq + 1, 3));
+    assert.deepEqual(existing.seqs, [1, 2, 3]);
+  });
+
+  it("cancels a join when the subscriber leaves before it completes, releasing the broker", async () => {
+    const broker = new AsyncBroker();
+    const reg = new ChannelRegistry(broker);
+    const s = new RecordingSubscriber();
+    const joining = reg.join("c", s);
+    assert.equal(reg.leave("c", s), true);
+    await joining;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    broker.inner.publish("c", "x");
+    assert.deepEqual(s.events, []);
+    assert.equal(reg.stats().channels, 0);
+    assert.equal(broker.listeners.get("c")?.size ?? 0, 0);
+  });
+
+  it("rejects a join when the broker cannot subscribe, leaves nothing behind, and a retry works", async () => {
+    const broker = new AsyncBroker();
+    const reg = new ChannelRegistry(broker);
+    const s = new RecordingSubscriber();
+    broker.failSubscribe = true;
+    await assert.rejects(async () => await reg.join("c", s), /subscribe failed/);
+    assert.equal(reg.stats().channels, 0);
+    await reg.join("c", s);
+    broker.inner.publish("c", "x");
+    assert.deepEqual(s.seqs, [1]);
+  });
+
+  it("tells subscribers when the channel's history is lost, before any message of the new epoch", async () => {
+    const broker = new AsyncBroker();
+    const reg = new ChannelRegistry(broker);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s);
+    broker.announceEpoch("c", { seq: 0, epoch: "fresh" });
+    assert.deepEqual(s.states.at(-1), { channel: "c", seq: 0, epoch: "fresh", recovered: false });
+    assert.deepEqual(reg.list(), [{ channel: "c", subscribers: 1, seq: 0 }]);
+  });
+});
