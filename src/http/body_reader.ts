@@ -1,0 +1,77 @@
+/**
+ * Decides how to frame a response body: reads it until a read does not complete at once (race against a
+ * zero-delay timer). A body that ends within that burst gets a Content-Length; one that keeps going (server-
+ * sent events, a slow producer) is streamed chunked, each later chunk written as soon as it is read.
+ * @module
+ */
+
+/** Collected-at-once bytes beyond which the body is streamed instead of buffered. */
+export const IMMEDIATE_BODY_BYTES = 64 * 1024;
+
+const TIMED_OUT = Symbol("timed out");
+let tick: Promise<typeof TIMED_OUT> | null = null;
+
+/** Resolves after one zero-delay timer; shared by every caller within the same turn, so one timer per turn. */
+function zeroDelay(): Promise<typeof TIMED_OUT> {
+  if (tick === null) {
+    tick = new Promise((resolve) =>
+      setTimeout(() => {
+        tick = null;
+        resolve(TIMED_OUT);
+      }, 0)
+    );
+  }
+  return tick;
+}
+
+/** The start of a response body. */
+export interface BodyStart {
+  reader: ReadableStreamDefaultReader<unknown>;
+  /** Chunks read so far, in order. */
+  chunks: Uint8Array[];
+  bytes: number;
+  /** True when the body ended: `chunks` is all of it. */
+  done: boolean;
+  /** The read still running when `done` is false. */
+  pending: Promise<ReadableStreamReadResult<unknown>> | null;
+}
+
+/** Reads the first chunk (however long it takes), then every chunk that is already available. */
+export async function startBody(stream: ReadableStream<unknown>): Promise<BodyStart> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  let result = await reader.read();
+  for (;;) {
+    if (result.done) return { reader, chunks, bytes, done: true, pending: null };
+    const chunk = toBytes(result.value);
+    if (chunk.length > 0) {
+      chunks.push(chunk);
+      bytes += chunk.length;
+    }
+    const next = reader.read();
+    // The pending read may be abandoned (client gone); its failure must not become an unhandled rejection.
+    next.catch(() => {});
+    if (bytes >= IMMEDIATE_BODY_BYTES) return { reader, chunks, bytes, done: false, pending: next };
+    const settled = await Promise.race([next, zeroDelay()]);
+    if (settled === TIMED_OUT) {
+      if (chunks.length === 0) {
+        result = await next;
+        continue;
+      }
+      return { reader, chunks, bytes, done: false, pending: next };
+    }
+    result = settled;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** A body chunk as bytes: Uint8Array as is, other views and buffers wrapped, strings UTF-8 encoded. */
+export function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (typeof value === "string") return encoder.encode(value);
+  throw new TypeError("Response body chunk is not bytes");
+}

@@ -1,0 +1,383 @@
+/**
+ * One HTTP/1.1 connection: drives the {@link RequestParser} with the bytes of a {@link Conn}, answers the
+ * requests strictly in order (RFC 9112 §9.3.2), enforces the timeouts, and hands the `Conn` over on a 101.
+ * @module
+ */
+import type { Conn, ConnHandler } from "../runtime/conn.ts";
+import { HttpError } from "./errors.ts";
+import { PARSE, RequestParser } from "./request_parser.ts";
+import { isHeadMethod, type RequestHead } from "./request_head.ts";
+import {
+  CONTINUE,
+  encodeMessage,
+  errorResponse,
+  readResponseFields,
+  switchingHead,
+} from "./response_writer.ts";
+import { writeResponse } from "./response_sender.ts";
+import { STATUS } from "./status.ts";
+import { toRequest } from "./to_request.ts";
+import type { HttpHandler, RequestInfo, ServerConfig, UpgradeHandler } from "./types.ts";
+
+// Phases of a connection.
+const WAIT_HEAD = 0;
+const WAIT_BODY = 1;
+const BUSY = 2;
+const CLOSING = 3;
+const DETACHED = 4;
+
+// What the one timer of a connection is waiting for.
+const NO_DEADLINE = 0;
+/** The first head, counted from accept; silent close if nothing arrived. */
+const FIRST_HEAD = 1;
+const HEAD = 2;
+const IDLE = 3;
+const BODY = 4;
+
+/** Buffered bytes of later pipelined requests past which we stop reading until it is their turn. */
+export const PIPELINE_PAUSE_BYTES = 64 * 1024;
+
+/** Notified when a connection leaves HTTP (closed or upgraded). */
+export interface ConnectionOwner {
+  release(connection: HttpConnection): void;
+}
+
+/** The `info` of one request. */
+class Exchange implements RequestInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  readonly secure: boolean;
+  onUpgrade: UpgradeHandler | null = null;
+  open = true;
+
+  constructor(conn: Conn) {
+    this.remoteAddress = conn.remoteAddress;
+    this.remotePort = conn.remotePort;
+    this.secure = conn.secure;
+  }
+
+  upgrade(onUpgrade: UpgradeHandler): void {
+    if (!this.open) throw new Error("upgrade() must be called before the response is returned");
+    if (typeof onUpgrade !== "function") throw new TypeError("upgrade() needs a function");
+    this.onUpgrade = onUpgrade;
+  }
+}
+
+const INTERNAL_ERROR = new HttpError(STATUS.InternalServerError, "internal_error", "Internal server error");
+
+export class HttpConnection implements ConnHandler {
+  readonly conn: Conn;
+  #handler: HttpHandler;
+  #config: ServerConfig;
+  #owner: ConnectionOwner | null;
+  #parser: RequestParser;
+  #phase = WAIT_HEAD;
+  #deadlineKind = NO_DEADLINE;
+  #deadline = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #timerAt = 0;
+  #paused = false;
+  #peerEnded = false;
+  #closeAfterResponse = false;
+  #drainWaiter: (() => void) | null = null;
+  #onAbort: (() => void) | null = null;
+
+  constructor(conn: Conn, handler: HttpHandler, config: ServerConfig, owner: ConnectionOwner | null) {
+    this.conn = conn;
+    this.#handler = handler;
+    this.#config = config;
+    this.#owner = owner;
+    this.#parser = new RequestParser(config.limits);
+    conn.setHandler(this);
+    this.#setDeadline(FIRST_HEAD, config.limits.headTimeoutMs);
+  }
+
+  /** True while no request is being read or answered. */
+  get idle(): boolean {
+    return this.#phase === WAIT_HEAD && !this.#parser.midMessage;
+  }
+
+  /** True while a request is being answered (its handler runs or its response is being written). */
+  get answering(): boolean {
+    return this.#phase === BUSY;
+  }
+
+  /** Closes now when idle; otherwise after the current response, which then carries `connection: close`. */
+  shutdown(): void {
+    this.#closeAfterResponse = true;
+    if (this.idle) this.#end();
+  }
+
+  // ---- ConnHandler ----
+
+  data(chunk: Uint8Array): void {
+    const phase = this.#phase;
+    if (phase >= CLOSING) return;
+    this.#parser.feed(chunk);
+    if (phase === WAIT_HEAD) {
+      if (this.#deadlineKind === IDLE) this.#setDeadline(HEAD, this.#config.limits.headTimeoutMs);
+      this.#advance();
+    } else if (phase === WAIT_BODY) {
+      this.#setDeadline(BODY, this.#config.limits.bodyTimeoutMs);
+      this.#advance();
+    } else if (!this.#paused && this.#parser.buffered > PIPELINE_PAUSE_BYTES) {
+      this.#paused = true;
+      this.conn.pause();
+    }
+  }
+
+  end(): void {
+    this.#peerEnded = true;
+    // Waiting for a head or body that can no longer arrive; a response in progress still goes out.
+    if (this.#phase === WAIT_HEAD || this.#phase === WAIT_BODY) this.#end();
+  }
+
+  drain(): void {
+    const wake = this.#drainWaiter;
+    this.#drainWaiter = null;
+    wake?.();
+  }
+
+  close(): void {
+    if (this.#phase === DETACHED) return;
+    this.#phase = DETACHED;
+    this.#clearTimer();
+    this.#onAbort?.();
+    this.#onAbort = null;
+    this.drain();
+    this.#owner?.release(this);
+  }
+
+  // ---- request cycle ----
+
+  #advance(): void {
+    for (;;) {
+      let event;
+      try {
+        event = this.#parser.next();
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      if (event === PARSE.NeedMore) {
+        if (this.#peerEnded) this.#end();
+        return;
+      }
+      const head = this.#parser.head!;
+      if (event === PARSE.Head) {
+        this.#phase = WAIT_BODY;
+        if (head.chunked || head.contentLength > 0) {
+          // RFC 9110 §10.1.1: the client waits for this before sending the body.
+          if (head.expectContinue) this.conn.write(CONTINUE);
+          this.#setDeadline(BODY, this.#config.limits.bodyTimeoutMs);
+        }
+        continue;
+      }
+      this.#phase = BUSY;
+      this.#deadlineKind = NO_DEADLINE;
+      this.#dispatch(head, this.#parser.body);
+      return;
+    }
+  }
+
+  #dispatch(head: RequestHead, body: Uint8Array | null): void {
+    let request: Request;
+    try {
+      request = toRequest(head, body, this.conn.secure);
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    const exchange = new Exchange(this.conn);
+    let result: Response | Promise<Response>;
+    try {
+      result = this.#handler(request, exchange);
+    } catch (error) {
+      exchange.open = false;
+      this.#handlerFailed(error, head, false);
+      return;
+    }
+    if (result instanceof Response) {
+      this.#respond(result, head, exchange);
+    } else {
+      Promise.resolve(result).then(
+        (response) => this.#respond(response, head, exchange),
+        (error) => {
+          exchange.open = false;
+          this.#handlerFailed(error, head, false);
+        },
+      );
+    }
+  }
+
+  #respond(response: Response, head: RequestHead, exchange: Exchange): void {
+    exchange.open = false;
+    if (this.#phase !== BUSY) {
+      if (response instanceof Response) response.body?.cancel().catch(() => {});
+      return;
+    }
+    if (!(response instanceof Response)) {
+      this.#handlerFailed(new TypeError("The handler did not return a Response"), head, false);
+      return;
+    }
+    if (exchange.onUpgrade !== null && response.status === STATUS.OK) {
+      this.#switchProtocols(response, exchange.onUpgrade);
+      return;
+    }
+    // A refused upgrade closes: the bytes after it may be the upgraded protocol, never a request to answer.
+    const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse;
+    writeResponse(this, response, head, close).then(
+      (outcome) => {
+        if (outcome === "failed") this.#handlerFailed(null, head, true);
+        else if (outcome !== "aborted") this.#afterResponse(outcome === "close");
+      },
+      (error) => this.#handlerFailed(error, head, false),
+    );
+  }
+
+  #switchProtocols(response: Response, onUpgrade: UpgradeHandler): void {
+    response.body?.cancel().catch(() => {});
+    this.conn.write(encodeMessage(switchingHead(readResponseFields(response.headers, true)), null));
+    this.#phase = DETACHED;
+    this.#clearTimer();
+    this.#owner?.release(this);
+    const leftover = this.#parser.takeBuffered();
+    if (this.#paused) {
+      this.#paused = false;
+      this.conn.resume();
+    }
+    try {
+      onUpgrade(this.conn, leftover);
+    } catch (error) {
+      this.#config.onError(error);
+      this.conn.close();
+    }
+  }
+
+  #afterResponse(close: boolean): void {
+    if (this.#phase !== BUSY) return;
+    if (close || this.#closeAfterResponse) {
+      this.#end();
+      return;
+    }
+    this.#phase = WAIT_HEAD;
+    const limits = this.#config.limits;
+    if (this.#parser.buffered > 0) this.#setDeadline(HEAD, limits.headTimeoutMs);
+    else this.#setDeadline(IDLE, limits.keepAliveTimeoutMs);
+    if (this.#paused) {
+      this.#paused = false;
+      this.conn.resume();
+    }
+    if (this.#parser.buffered > 0 || this.#peerEnded) this.#advance();
+  }
+
+  /**
+   * A handler threw, rejected or returned garbage (`error` reported, null when already reported), or its body
+   * stream failed. Before the head went out this is a 500 for this request only; after, the framing is
+   * broken and the connection is dropped.
+   */
+  #handlerFailed(error: unknown, head: RequestHead, headWritten: boolean): void {
+    if (error !== null) this.#config.onError(error);
+    if (this.#phase !== BUSY) return;
+    if (headWritten) {
+      this.conn.close();
+      return;
+    }
+    const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse;
+    const lines = this.#config.defaultHeaderLines;
+    this.conn.write(errorResponse(INTERNAL_ERROR, lines, close, isHeadMethod(head.method)));
+    this.#afterResponse(close);
+  }
+
+  /** A request we refuse: the one place an HttpError meets the wire, then close without reading further. */
+  #fail(error: unknown): void {
+    if (this.#phase >= CLOSING) return;
+    const httpError = error instanceof HttpError
+      ? error
+      : new HttpError(STATUS.BadRequest, "invalid_request", String(error));
+    this.conn.write(errorResponse(httpError, this.#config.defaultHeaderLines, true));
+    this.#end();
+  }
+
+  #end(): void {
+    if (this.#phase >= CLOSING) return;
+    this.#phase = CLOSING;
+    this.#clearTimer();
+    this.conn.end();
+  }
+
+  // ---- used by the response sender ----
+
+  /** False once the connection was closed or handed off: stop writing. */
+  get writable(): boolean {
+    return this.#phase === BUSY;
+  }
+
+  /** Writes and, when the conn reports backpressure, waits for `drain` (or close). */
+  write(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.conn.write(bytes) || this.#phase !== BUSY) return undefined;
+    return new Promise((resolve) => this.#drainWaiter = resolve);
+  }
+
+  /** Registers what to do if the connection goes away while a body streams (cancel the stream). */
+  onAbort(abort: (() => void) | null): void {
+    this.#onAbort = abort;
+  }
+
+  reportError(error: unknown): void {
+    this.#config.onError(error);
+  }
+
+  // ---- the single timer ----
+
+  /**
+   * Moves the deadline. The armed timer is only replaced when the new deadline is earlier; a later one is
+   * picked up when the timer fires, so the per-request path rarely touches timers.
+   */
+  #setDeadline(kind: number, ms: number): void {
+    const at = Date.now() + ms;
+    this.#deadlineKind = kind;
+    this.#deadline = at;
+    if (this.#timer === undefined || at < this.#timerAt) {
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timerAt = at;
+      this.#timer = setTimeout(this.#onTimer, ms);
+    }
+  }
+
+  #clearTimer(): void {
+    this.#deadlineKind = NO_DEADLINE;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    if (this.#deadlineKind === NO_DEADLINE || this.#phase >= CLOSING) return;
+    const left = this.#deadline - Date.now();
+    if (left > 0) {
+      this.#timerAt = this.#deadline;
+      this.#timer = setTimeout(this.#onTimer, left);
+      return;
+    }
+    switch (this.#deadlineKind) {
+      case IDLE:
+        this.#end();
+        break;
+      case FIRST_HEAD:
+        if (this.#parser.midMessage) this.#fail(timeout("head_timeout", "Request head not received in time"));
+        else this.#end();
+        break;
+      case HEAD:
+        this.#fail(timeout("head_timeout", "Request head not received in time"));
+        break;
+      case BODY:
+        this.#fail(timeout("body_timeout", "Request body stalled"));
+        break;
+    }
+  };
+}
+
+function timeout(code: string, message: string): HttpError {
+  return new HttpError(STATUS.RequestTimeout, code, message);
+}

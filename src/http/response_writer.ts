@@ -1,0 +1,202 @@
+/**
+ * Serializes responses: status line, header lines, framing and bodies (RFC 9112 §4, §6, §7.1). Also the one
+ * place that turns an {@link HttpError} into bytes.
+ * @module
+ */
+import { encodeLatin1Into, hasToken, isTchar } from "./chars.ts";
+import type { HttpError } from "./errors.ts";
+import { reasonPhrase, STATUS } from "./status.ts";
+
+/** `HTTP/1.1 100 Continue`, sent before reading a body the client is holding back (RFC 9110 §10.1.1). */
+export const CONTINUE: Uint8Array = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
+/** The last chunk of a chunked body with an empty trailer section (RFC 9112 §7.1). */
+export const LAST_CHUNK: Uint8Array = new TextEncoder().encode("0\r\n\r\n");
+
+export const CONNECTION_CLOSE = "connection: close\r\n";
+export const CONNECTION_KEEP_ALIVE = "connection: keep-alive\r\n";
+export const CHUNKED = "transfer-encoding: chunked\r\n";
+const DEFAULT_CONTENT_TYPE = "content-type: text/plain; charset=utf-8\r\n";
+
+/** What the server needs to know about the app's response headers, gathered in one pass. */
+export interface ResponseFields {
+  /** The app's header lines, serialized, without the ones the server owns. */
+  lines: string;
+  /** The app's Content-Length, or -1. */
+  contentLength: number;
+  hasContentType: boolean;
+  hasDate: boolean;
+  /** The app asked for `Connection: close`. */
+  close: boolean;
+}
+
+/**
+ * Reads the app's headers. For a normal response the server owns framing and connection management, so
+ * `content-length`, `transfer-encoding`, `connection` and `keep-alive` are dropped (Content-Length is returned
+ * to be honoured). For a 101 the `connection` and `upgrade` headers are the point, and there is no body, so
+ * `content-length`, `content-type` and `transfer-encoding` are dropped instead (RFC 9110 §15.2.2).
+ */
+export function readResponseFields(headers: Headers, switching: boolean): ResponseFields {
+  let lines = "";
+  let contentLength = -1;
+  let hasContentType = false;
+  let hasDate = false;
+  let close = false;
+  let setCookie = false;
+  for (const [name, value] of headers) {
+    switch (name) {
+      case "set-cookie":
+        // Each cookie on its own line (RFC 6265 §3); added once below through getSetCookie().
+        setCookie = true;
+        continue;
+      case "content-length":
+        if (!switching) contentLength = parseLength(value);
+        continue;
+      case "transfer-encoding":
+        continue;
+      case "content-type":
+        if (switching) continue;
+        hasContentType = true;
+        break;
+      case "date":
+        hasDate = true;
+        break;
+      case "connection":
+        if (switching) break;
+        close = hasToken(value, "close");
+        continue;
+      case "keep-alive":
+        if (!switching) continue;
+        break;
+    }
+    lines += `${name}: ${value}\r\n`;
+  }
+  if (setCookie) {
+    for (const cookie of headers.getSetCookie()) lines += `set-cookie: ${cookie}\r\n`;
+  }
+  return { lines, contentLength, hasContentType, hasDate, close };
+}
+
+function parseLength(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return -1;
+    n = n * 10 + (c - 0x30);
+  }
+  return n;
+}
+
+const statusLines = new Map<number, string>();
+
+/** `HTTP/1.1 <status> <reason>\r\n`, cached per status. */
+export function statusLine(status: number): string {
+  let line = statusLines.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\n`;
+    if (statusLines.size < 1000) statusLines.set(status, line);
+  }
+  return line;
+}
+
+let dateSecond = -1;
+let dateLine = "";
+
+/** The `date` header line (RFC 9110 §6.6.1), rebuilt at most once a second. */
+export function dateHeaderLine(now: number = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateLine = `date: ${new Date(second * 1000).toUTCString()}\r\n`;
+  }
+  return dateLine;
+}
+
+/**
+ * The full head text: status line, the app's lines, `date` unless set, a default `content-type` when the
+ * response has a body and none was set, then `framing` and `connection` (each a ready line or "").
+ */
+export function headText(
+  status: number,
+  fields: ResponseFields,
+  framing: string,
+  connection: string,
+  hasBody: boolean,
+): string {
+  let text = statusLine(status) + fields.lines;
+  if (!fields.hasDate) text += dateHeaderLine();
+  if (hasBody && !fields.hasContentType) text += DEFAULT_CONTENT_TYPE;
+  return text + framing + connection + "\r\n";
+}
+
+/** The head of a 101 (RFC 9110 §15.2.2) carrying the app's headers. */
+export function switchingHead(fields: ResponseFields): string {
+  return statusLine(STATUS.SwitchingProtocols) + fields.lines + "\r\n";
+}
+
+/** `content-length: n\r\n`. */
+export function contentLengthLine(length: number): string {
+  return `content-length: ${length}\r\n`;
+}
+
+/** Head and body in one buffer, so a small response is one write. */
+export function encodeMessage(head: string, body: Uint8Array | null): Uint8Array {
+  const bodyLength = body === null ? 0 : body.length;
+  const out = new Uint8Array(head.length + bodyLength);
+  encodeLatin1Into(head, out, 0);
+  if (body !== null) out.set(body, head.length);
+  return out;
+}
+
+/** One chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, data, CRLF, in one buffer. */
+export function encodeChunk(data: Uint8Array): Uint8Array {
+  const size = data.length.toString(16);
+  const out = new Uint8Array(size.length + data.length + 4);
+  encodeLatin1Into(size, out, 0);
+  let offset = size.length;
+  out[offset++] = 0x0d;
+  out[offset++] = 0x0a;
+  out.set(data, offset);
+  offset += data.length;
+  out[offset++] = 0x0d;
+  out[offset] = 0x0a;
+  return out;
+}
+
+/**
+ * Validates `[name, value]` pairs the server adds to its own responses and serializes them once.
+ * @throws {TypeError} for a name that is not a token or a value with CR, LF or NUL.
+ */
+export function serializeDefaultHeaders(headers: readonly (readonly [string, string])[]): string {
+  let lines = "";
+  for (const [name, value] of headers) {
+    if (name.length === 0 || ![...name].every((c) => isTchar(c.charCodeAt(0)))) {
+      throw new TypeError(`Invalid default header name: ${name}`);
+    }
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x0d || c === 0x0a || c === 0 || c > 0xff) throw new TypeError(`Invalid value for header ${name}`);
+    }
+    lines += `${name.toLowerCase()}: ${value}\r\n`;
+  }
+  return lines;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The response for an {@link HttpError} (or a handler failure as a 500): JSON body
+ * `{"error":"<code>","message":"…"}`, the server's default headers, and `connection: close` when `close`.
+ * The body is left out for a HEAD request, its Content-Length kept (RFC 9110 §9.3.2).
+ */
+export function errorResponse(
+  error: HttpError,
+  defaultHeaderLines: string,
+  close: boolean,
+  headRequest = false,
+): Uint8Array {
+  const body = encoder.encode(JSON.stringify({ error: error.code, message: error.message }));
+  const head = statusLine(error.status) + defaultHeaderLines + dateHeaderLine() +
+    "content-type: application/json\r\n" + contentLengthLine(body.length) + (close ? CONNECTION_CLOSE : "") + "\r\n";
+  return encodeMessage(head, headRequest ? null : body);
+}

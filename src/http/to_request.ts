@@ -1,0 +1,36 @@
+/**
+ * Builds the Web `Request` for a parsed head. The URL is put together by string concatenation from the
+ * validated Host and the target's path, so no part of the target can change the host (`//evil.example/x`
+ * stays a path; an absolute-form target contributes only its path and query, see `request_head.ts`).
+ * @module
+ */
+import { badRequest, HttpError } from "./errors.ts";
+import type { RequestHead } from "./request_head.ts";
+import { STATUS } from "./status.ts";
+
+/** Host used in the URL of an HTTP/1.0 request that sent no Host header. */
+export const FALLBACK_HOST = "localhost";
+
+/**
+ * @throws {HttpError} 501 for CONNECT, TRACE and TRACK (a relay is no proxy, and `Request` forbids them);
+ * 400 when the URL does not parse.
+ */
+export function toRequest(head: RequestHead, body: Uint8Array | null, secure: boolean): Request {
+  const method = head.method;
+  if (method.length >= 5 && method.length <= 7 && isForbiddenMethod(method.toUpperCase())) {
+    throw new HttpError(STATUS.NotImplemented, "method_not_supported", `Method ${method} is not supported`);
+  }
+  // OPTIONS * (RFC 9112 §3.2.4) addresses the server as a whole; it reaches the app as the path "/*".
+  const path = head.path === "*" ? "/*" : head.path;
+  const url = (secure ? "https://" : "http://") + (head.host ?? FALLBACK_HOST) + path;
+  try {
+    // The parser's bodies are fresh copies backed by plain ArrayBuffers.
+    return new Request(url, { method, headers: head.headers, body: body as Uint8Array<ArrayBuffer> | null });
+  } catch (error) {
+    throw badRequest("invalid_request", `Request rejected: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function isForbiddenMethod(upper: string): boolean {
+  return upper === "CONNECT" || upper === "TRACE" || upper === "TRACK";
+}

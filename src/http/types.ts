@@ -1,0 +1,75 @@
+/**
+ * The public types of the HTTP server and the options resolved from them once per server.
+ * @module
+ */
+import type { Conn } from "../runtime/conn.ts";
+import { type HttpLimits, resolveLimits } from "./limits.ts";
+import { serializeDefaultHeaders } from "./response_writer.ts";
+
+/**
+ * Takes over a connection after the server wrote `101 Switching Protocols`. `head` is a copy of every byte
+ * the server had already read after the request head (often the client's first WebSocket frames).
+ */
+export type UpgradeHandler = (conn: Conn, head: Uint8Array) => void;
+
+/** Per-request facts the Web `Request` cannot carry. The relay's Hono app receives it as `c.env`. */
+export interface RequestInfo {
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** True on TLS connections (the request URL is `https://`). */
+  readonly secure: boolean;
+  /**
+   * Registers the taker of the connection. Call it while handling the request and return a 200 Response
+   * whose headers are those of the 101 (Upgrade, Connection, Sec-WebSocket-Accept, …); the server then
+   * writes `101 Switching Protocols` with those headers and calls `onUpgrade`. Any other status refuses the
+   * upgrade.
+   * @throws {Error} once the response for this request has been started.
+   */
+  upgrade(onUpgrade: UpgradeHandler): void;
+}
+
+/** The application: one `Request` in, one `Response` out. A throw or rejection becomes a 500. */
+export type HttpHandler = (request: Request, info: RequestInfo) => Response | Promise<Response>;
+
+/** Options of {@link serveHttp} and `HttpServer`. */
+export interface HttpServerOptions {
+  /** Overrides of `HTTP_LIMITS`. */
+  limits?: Partial<HttpLimits>;
+  /** Headers added to the responses the server makes itself (errors, timeouts): CSP, secure headers. */
+  defaultHeaders?: [string, string][];
+  /** Reports handler failures, stream errors and upgrade handler failures (for logging). */
+  onError?(error: unknown): void;
+}
+
+/** Options merged and validated once, shared by every connection of a server. */
+export interface ServerConfig {
+  readonly limits: HttpLimits;
+  readonly defaultHeaderLines: string;
+  readonly onError: (error: unknown) => void;
+}
+
+const resolved = new WeakMap<HttpServerOptions, ServerConfig>();
+const DEFAULT_CONFIG: ServerConfig = { limits: resolveLimits(), defaultHeaderLines: "", onError: () => {} };
+
+/**
+ * Resolves options into a {@link ServerConfig}, cached per options object so per-connection callers pay once.
+ * @throws {RangeError | TypeError} for invalid limits or default headers.
+ */
+export function resolveConfig(options: HttpServerOptions | undefined): ServerConfig {
+  if (options === undefined) return DEFAULT_CONFIG;
+  let config = resolved.get(options);
+  if (config === undefined) {
+    const onError = options.onError;
+    config = {
+      limits: resolveLimits(options.limits),
+      defaultHeaderLines: serializeDefaultHeaders(options.defaultHeaders ?? []),
+      onError: onError === undefined ? () => {} : (error) => {
+        try {
+          onError(error);
+        } catch { /* a logging failure must not break the connection */ }
+      },
+    };
+    resolved.set(options, config);
+  }
+  return config;
+}
