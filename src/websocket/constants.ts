@@ -61,7 +61,7 @@ export function isWireCloseCode(code: number): boolean {
 }
 
 /** Appended to `Sec-WebSocket-Key` before hashing (RFC 6455 §1.3, §4.2.2). */
-export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC11B65";
+export const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** The only protocol version this server speaks (RFC 6455 §4.2.1 item 6). */
 export const WEBSOCKET_VERSION = "13";
