@@ -4,7 +4,7 @@
  * @module
  */
 import { ProtocolError } from "./errors.ts";
-import { decodeUtf8, UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8_validator.ts";
+import { decodeUtf8, decodeValidUtf8, UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8_validator.ts";
 
 /**
  * Collects the payload pieces of one message. The frame parser owns one per connection and enforces the
@@ -55,14 +55,17 @@ export class MessageAssembler {
   finish(last: Uint8Array): string | Uint8Array {
     const pieces = this.#pieces;
     if (pieces === null) {
-      // Single-piece message (the common case): the native decoder validates and decodes in one pass.
-      // The shared empty buffer is never handed out: the caller owns what it gets.
-      if (!this.#text) return last.length === 0 ? new Uint8Array(0) : last;
-      const text = decodeUtf8(last);
-      if (text === null) throw new ProtocolError("invalidUtf8");
-      return text;
+      if (this.#text) {
+        // Arrived whole: one native call validates and decodes (fail-fast has nothing left to gain).
+        const text = decodeUtf8(last);
+        if (text === null) throw new ProtocolError("invalidUtf8");
+        return text;
+      }
+      // The caller owns what it gets: never hand out a shared empty buffer.
+      return last.length === 0 ? new Uint8Array(0) : last;
     }
-    if (this.#text && utf8Step(this.#utf8, last) !== UTF8_ACCEPT) throw new ProtocolError("invalidUtf8");
+    const text = this.#text;
+    if (text && utf8Step(this.#utf8, last) !== UTF8_ACCEPT) throw new ProtocolError("invalidUtf8");
     const whole = new Uint8Array(this.#bytes + last.length);
     let offset = 0;
     for (const piece of pieces) {
@@ -70,10 +73,8 @@ export class MessageAssembler {
       offset += piece.length;
     }
     whole.set(last, offset);
-    const text = this.#text;
     this.reset();
-    // Already validated piece by piece, so decoding cannot fail here.
-    return text ? decodeUtf8(whole) ?? "" : whole;
+    return text ? decodeValidUtf8(whole) : whole;
   }
 
   /** Drops whatever is held. */

@@ -28,7 +28,14 @@ export {
   type HandshakeResult,
   validateHandshake,
 } from "./handshake.ts";
-export { decodeUtf8, isValidUtf8, UTF8_ACCEPT, UTF8_REJECT, utf8Step } from "./utf8_validator.ts";
+export {
+  decodeUtf8,
+  decodeValidUtf8,
+  isValidUtf8,
+  UTF8_ACCEPT,
+  UTF8_REJECT,
+  utf8Step,
+} from "./utf8_validator.ts";
 export { type FrameEvents, FrameParser, type FrameParserLimits } from "./frame_parser.ts";
 export { MessageAssembler } from "./message_assembler.ts";
 export {

@@ -80,13 +80,15 @@ export function isValidUtf8(bytes: Uint8Array): boolean {
   return utf8Step(UTF8_ACCEPT, bytes) === UTF8_ACCEPT;
 }
 
-// fatal: invalid input throws instead of becoming U+FFFD; ignoreBOM: a leading U+FEFF is message content.
+// ignoreBOM: a leading U+FEFF is message content, not a byte order mark to strip.
 const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
- * Decodes complete UTF-8 in one native call, or returns `null` when it is not valid UTF-8 (the WHATWG decoder
- * with `fatal` rejects exactly what RFC 3629 rejects). Non-streaming calls keep no state, so one decoder serves
- * every connection.
+ * Validates and decodes complete UTF-8 in one native call, or returns `null` when it is not valid UTF-8: the
+ * WHATWG decoder with `fatal` rejects exactly what RFC 3629 rejects. For a message that arrived whole this is
+ * the fastest check (fail-fast matters only while a message is still arriving). Non-streaming calls keep no
+ * state, so one decoder serves every connection.
  */
 export function decodeUtf8(bytes: Uint8Array): string | null {
   try {
@@ -94,4 +96,9 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   } catch {
     return null;
   }
+}
+
+/** Decodes bytes already proven valid by {@link utf8Step} (no second validation pass). */
+export function decodeValidUtf8(bytes: Uint8Array): string {
+  return decoder.decode(bytes);
 }
