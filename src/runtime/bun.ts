@@ -400,6 +400,7 @@ class BunConn implements Conn {
 
   /** Everything is flushed: send FIN, then drain the peer briefly so unread input cannot turn into an RST. */
   #finishEnd(): void {
+    if (this.#flags & FLAG.Lingering) return; // a corked flush that found nothing left runs after us
     if (this.#flags & FLAG.PeerEnded) {
       this.teardown(undefined);
       return;

@@ -33,6 +33,15 @@ export function within<T>(ms: number, what: string, promise: Promise<T>): Promis
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
+/** Polls `ready` every few milliseconds until it holds; rejects (and stops polling) after `ms`. */
+export async function until(ms: number, what: string, ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
