@@ -119,6 +119,8 @@ class BunConn implements Conn {
   #lingered = 0;
   /** The TLS handshake or linger timer. */
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The listener's options once `onConn` accepted us (shared by all its connections, for `onConnClose`). */
+  #owner: ListenOptions | undefined;
 
   constructor(socket: BunSocket, secure: boolean) {
     this.#socket = socket;
@@ -196,7 +198,8 @@ class BunConn implements Conn {
   }
 
   /** TLS handshake done (or plain TCP accepted): the connection is the protocol layer's from now on. */
-  opened(): void {
+  opened(owner: ListenOptions): void {
+    this.#owner = owner;
     this.#flags &= ~FLAG.Handshaking;
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -334,6 +337,11 @@ class BunConn implements Conn {
     } catch (thrown) {
       console.error("edge-relay: connection handler threw:", thrown);
     }
+    try {
+      this.#owner?.onConnClose?.(this);
+    } catch (thrown) {
+      console.error("edge-relay: onConnClose threw:", thrown);
+    }
   }
 
   #markDirty(): void {
@@ -441,7 +449,7 @@ export function listen(options: ListenOptions): Listener {
     } catch { /* a logger must not break the accept path */ }
   };
   const accept = (conn: BunConn) => {
-    conn.opened();
+    conn.opened(options);
     try {
       options.onConn(conn);
     } catch (error) {

@@ -148,7 +148,7 @@ describe("runtime adapter over TCP", () => {
       assert.equal(recorder.closes, 1);
     }));
 
-  it("close() drops queued bytes, closes at once and reports close exactly once", () =>
+  it("close() drops queued bytes, closes at once and reports close (and onConnClose) exactly once", () =>
     withServer(async (server, peers) => {
       const peer = await Peer.tcp(server.port);
       peers.push(peer);
@@ -165,6 +165,7 @@ describe("runtime adapter over TCP", () => {
       await sleep(50);
       assert.equal(recorder.closes, 1);
       assert.equal(peer.received, 0);
+      assert.deepEqual(server.closedConns, [conn], "the listener hears of it once, too");
     }));
 
   it("reports close exactly once when the peer goes away while we write", () =>
@@ -340,6 +341,7 @@ describe("runtime adapter over TLS", () => {
       garbage.socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
       await within(3000, "the garbage connection to be dropped", garbage.closed);
       assert.ok(server.errors.length >= 1, "the failed handshake is reported");
+      assert.equal(server.closedConns.length, 0, "a connection never accepted is not reported as closed");
 
       const peer = await Peer.tls(server.port, tls.cert);
       peers.push(peer);

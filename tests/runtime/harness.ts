@@ -56,6 +56,8 @@ export function pattern(length: number, seed = 0): Uint8Array {
 /** A running listener plus the connections it accepted, in order. */
 export class TestServer {
   readonly errors: Error[] = [];
+  /** Connections reported to `onConnClose`, in order. */
+  readonly closedConns: Conn[] = [];
   #accepted: Conn[] = [];
   #waiters: ((conn: Conn) => void)[] = [];
   listener!: Listener;
@@ -72,6 +74,7 @@ export class TestServer {
         if (waiter) waiter(conn);
         else server.#accepted.push(conn);
       },
+      onConnClose: (conn) => server.closedConns.push(conn),
       onError: (error) => server.errors.push(error),
     });
     return server;
