@@ -57,7 +57,12 @@ interface FlagSpec {
 export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   "port": { key: "port", kind: "port", default: 8080, help: "TCP port (0 = any free port)" },
   "host": { key: "host", kind: "host", default: "0.0.0.0", help: "listen address" },
-  "tls-cert": { key: "tlsCert", kind: "string", default: null, help: "PEM certificate chain file (https/wss)" },
+  "tls-cert": {
+    key: "tlsCert",
+    kind: "string",
+    default: null,
+    help: "PEM certificate chain file (https/wss)",
+  },
   "tls-key": { key: "tlsKey", kind: "string", default: null, help: "PEM private key file" },
   "allowed-origins": {
     key: "allowedOrigins",
@@ -65,7 +70,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: [],
     help: "comma list of exact origins allowed to open WebSockets; * = any",
   },
-  "require-origin": { key: "requireOrigin", kind: "bool", default: false, help: "refuse upgrades without Origin" },
+  "require-origin": {
+    key: "requireOrigin",
+    kind: "bool",
+    default: false,
+    help: "refuse upgrades without Origin",
+  },
   "max-message-bytes": {
     key: "maxMessageBytes",
     kind: "size",
@@ -80,8 +90,19 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     min: 1,
     help: "per-connection send queue; past it the connection is closed with 1013",
   },
-  "history-size": { key: "historySize", kind: "int", default: 100, min: 0, help: "messages kept per channel" },
-  "history-ttl": { key: "historyTtlMs", kind: "duration", default: 300_000, help: "how long history is kept" },
+  "history-size": {
+    key: "historySize",
+    kind: "int",
+    default: 100,
+    min: 0,
+    help: "messages kept per channel",
+  },
+  "history-ttl": {
+    key: "historyTtlMs",
+    kind: "duration",
+    default: 300_000,
+    help: "how long history is kept",
+  },
   "jwt-secret": { key: "jwtSecret", kind: "string", default: null, help: "HS256 secret; turns auth on" },
   "broker": { key: "broker", kind: "string", default: "memory", help: "memory (redis://host:port later)" },
   "max-channels-per-connection": {
@@ -91,8 +112,19 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     min: 1,
     help: "envelope subscriptions per connection",
   },
-  "ping-interval": { key: "pingIntervalMs", kind: "duration", default: 30_000, help: "server heartbeat; 0 = off" },
-  "max-connections": { key: "maxConnections", kind: "int", default: 100_000, min: 1, help: "total connections" },
+  "ping-interval": {
+    key: "pingIntervalMs",
+    kind: "duration",
+    default: 30_000,
+    help: "server heartbeat; 0 = off",
+  },
+  "max-connections": {
+    key: "maxConnections",
+    kind: "int",
+    default: 100_000,
+    min: 1,
+    help: "total connections",
+  },
   "max-connections-per-ip": {
     key: "maxConnectionsPerIp",
     kind: "int",
@@ -122,7 +154,10 @@ export function usage(): string {
  * environment variables over defaults.
  * @throws {ConfigError} naming the flag for anything unknown or invalid.
  */
-export function parseConfig(args: readonly string[], env: Readonly<Record<string, string | undefined>>): Config {
+export function parseConfig(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): Config {
   const config = {} as Record<keyof Config, unknown>;
   for (const [flag, spec] of Object.entries(FLAGS)) {
     const fromEnv = env[envName(flag)];
@@ -189,7 +224,9 @@ function parseValue(name: string, spec: FlagSpec, raw: string): unknown {
     case "list":
       return value === "" ? [] : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
     case "host":
-      if (value === "" || /[\s/]/.test(value)) throw new ConfigError(`${name}: expected an address, got '${raw}'`);
+      if (value === "" || /[\s/]/.test(value)) {
+        throw new ConfigError(`${name}: expected an address, got '${raw}'`);
+      }
       return value.startsWith("[") && value.endsWith("]") ? value.slice(1, -1) : value;
     case "port": {
       const n = parseInteger(value);
@@ -212,7 +249,9 @@ function parseValue(name: string, spec: FlagSpec, raw: string): unknown {
     }
     case "duration": {
       const n = parseDuration(value);
-      if (n === null) throw new ConfigError(`${name}: expected a duration (e.g. 30s, 500ms, 5m), got '${raw}'`);
+      if (n === null) {
+        throw new ConfigError(`${name}: expected a duration (e.g. 30s, 500ms, 5m), got '${raw}'`);
+      }
       return n;
     }
   }

@@ -30,7 +30,11 @@ describe("parseConfig", () => {
 
   it("reads RELAY_* variables, and a flag wins over its variable", () => {
     assert.equal(envName("max-message-bytes"), "RELAY_MAX_MESSAGE_BYTES");
-    const env = { RELAY_PORT: "9000", RELAY_MAX_MESSAGE_BYTES: "20MB", RELAY_ALLOWED_ORIGINS: "https://a.example, http://b.example:8080" };
+    const env = {
+      RELAY_PORT: "9000",
+      RELAY_MAX_MESSAGE_BYTES: "20MB",
+      RELAY_ALLOWED_ORIGINS: "https://a.example, http://b.example:8080",
+    };
     const c = parseConfig([], env);
     assert.equal(c.port, 9000);
     assert.equal(c.maxMessageBytes, 20_000_000);
@@ -53,7 +57,11 @@ describe("parseConfig", () => {
       [["stray"], /stray/],
     ];
     for (const [args, pattern] of cases) {
-      assert.throws(() => parseConfig(args, {}), (e: unknown) => e instanceof ConfigError && pattern.test(e.message), args.join(" "));
+      assert.throws(
+        () => parseConfig(args, {}),
+        (e: unknown) => e instanceof ConfigError && pattern.test(e.message),
+        args.join(" "),
+      );
     }
     assert.throws(() => parseConfig([], { RELAY_PORT: "x" }), /RELAY_PORT/);
   });

@@ -23,11 +23,18 @@ export function createApp(deps: AppDeps): Hono<RelayEnv> {
   app.use(securityHeaders((c) => c.env?.secure === true));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.get("/readyz", (c) =>
-    deps.ready() ? c.json({ status: "ready" }) : c.json({ status: "unavailable", message: "broker unreachable" }, 503));
+  app.get(
+    "/readyz",
+    (c) =>
+      deps.ready()
+        ? c.json({ status: "ready" })
+        : c.json({ status: "unavailable", message: "broker unreachable" }, 503),
+  );
   deps.routes?.(app);
 
-  app.notFound((c) => c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.notFound((c) =>
+    c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404)
+  );
   app.onError((error, c) => {
     console.error("edge-relay: request failed:", error);
     return c.json({ error: "internal", message: "internal server error" }, 500);

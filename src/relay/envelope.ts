@@ -45,14 +45,18 @@ export function parseCommand(text: string): Command | CommandError {
     return { error: ERROR_CODE.BadJson, message: "the message is not valid JSON" };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { error: ERROR_CODE.BadCommand, message: "a command is a JSON object with a \"type\"" };
+    return { error: ERROR_CODE.BadCommand, message: 'a command is a JSON object with a "type"' };
   }
   const msg = value as Record<string, unknown>;
   const id = typeof msg.id === "string" && msg.id.length <= MAX_ID_LENGTH ? msg.id : undefined;
   if (msg.id !== undefined && id === undefined) {
-    return { error: ERROR_CODE.BadCommand, message: `"id" must be a string of at most ${MAX_ID_LENGTH} characters` };
+    return {
+      error: ERROR_CODE.BadCommand,
+      message: `"id" must be a string of at most ${MAX_ID_LENGTH} characters`,
+    };
   }
-  const fail = (error: ErrorCode, message: string): CommandError => id === undefined ? { error, message } : { error, message, id };
+  const fail = (error: ErrorCode, message: string): CommandError =>
+    id === undefined ? { error, message } : { error, message, id };
   if (typeof msg.channel !== "string" && msg.type !== undefined) {
     if (msg.type === "subscribe" || msg.type === "unsubscribe" || msg.type === "publish") {
       return fail(ERROR_CODE.BadCommand, `"${msg.type}" needs a "channel" string`);
@@ -63,12 +67,12 @@ export function parseCommand(text: string): Command | CommandError {
       const command: Command = { type: "subscribe", channel: msg.channel as string };
       if (msg.since !== undefined) {
         if (typeof msg.since !== "number" || !Number.isSafeInteger(msg.since) || msg.since < 0) {
-          return fail(ERROR_CODE.BadCommand, "\"since\" must be a non-negative integer");
+          return fail(ERROR_CODE.BadCommand, '"since" must be a non-negative integer');
         }
         command.since = msg.since;
       }
       if (msg.epoch !== undefined) {
-        if (typeof msg.epoch !== "string") return fail(ERROR_CODE.BadCommand, "\"epoch\" must be a string");
+        if (typeof msg.epoch !== "string") return fail(ERROR_CODE.BadCommand, '"epoch" must be a string');
         command.epoch = msg.epoch;
       }
       return command;
@@ -79,7 +83,7 @@ export function parseCommand(text: string): Command | CommandError {
       const hasText = typeof msg.text === "string";
       const hasBinary = typeof msg.binary === "string";
       if (hasText === hasBinary) {
-        return fail(ERROR_CODE.BadCommand, "\"publish\" needs exactly one of \"text\" or \"binary\" (base64)");
+        return fail(ERROR_CODE.BadCommand, '"publish" needs exactly one of "text" or "binary" (base64)');
       }
       let data: string | Uint8Array;
       if (hasText) data = msg.text as string;
@@ -87,7 +91,7 @@ export function parseCommand(text: string): Command | CommandError {
         try {
           data = Uint8Array.fromBase64(msg.binary as string);
         } catch {
-          return fail(ERROR_CODE.BadCommand, "\"binary\" is not valid base64");
+          return fail(ERROR_CODE.BadCommand, '"binary" is not valid base64');
         }
       }
       const command: Command = { type: "publish", channel: msg.channel as string, data };
@@ -95,11 +99,13 @@ export function parseCommand(text: string): Command | CommandError {
       return command;
     }
     case undefined:
-      return fail(ERROR_CODE.BadCommand, "a command needs a \"type\"");
+      return fail(ERROR_CODE.BadCommand, 'a command needs a "type"');
     default:
       return fail(
         ERROR_CODE.UnknownType,
-        `unknown type ${JSON.stringify(String(msg.type)).slice(0, 60)}; expected subscribe, unsubscribe or publish`,
+        `unknown type ${
+          JSON.stringify(String(msg.type)).slice(0, 60)
+        }; expected subscribe, unsubscribe or publish`,
       );
   }
 }
@@ -121,12 +127,17 @@ export function unsubscribedEnvelope(channel: string): string {
   return JSON.stringify({ type: "unsubscribed", channel });
 }
 
-/** `{"type":"ack",…}` */
-export function ackEnvelope(id: string, channel: string, seq: number): string {
-  return JSON.stringify({ type: "ack", id, channel, seq });
+/** `{"type":"ack",…}`; sent for every publish, with the client's `id` when it gave one. */
+export function ackEnvelope(id: string | null, channel: string, seq: number): string {
+  return JSON.stringify(id === null ? { type: "ack", channel, seq } : { type: "ack", id, channel, seq });
 }
 
 /** `{"type":"error",…}` */
 export function errorEnvelope(error: CommandError): string {
-  return JSON.stringify({ type: "error", ...(error.id !== undefined ? { id: error.id } : {}), code: error.error, message: error.message });
+  return JSON.stringify({
+    type: "error",
+    ...(error.id !== undefined ? { id: error.id } : {}),
+    code: error.error,
+    message: error.message,
+  });
 }

@@ -19,7 +19,9 @@ export interface OriginPolicyOptions {
 export type OriginVerdict = { ok: true } | { ok: false; reason: string };
 
 /** Builds the check for one configuration. `ownOrigin` is the relay's origin for this request. */
-export function originPolicy(options: OriginPolicyOptions): (origin: string | null, ownOrigin: string) => OriginVerdict {
+export function originPolicy(
+  options: OriginPolicyOptions,
+): (origin: string | null, ownOrigin: string) => OriginVerdict {
   const allowed = new Set(options.allowedOrigins);
   const any = allowed.has("*");
   return function checkOrigin(origin, ownOrigin) {

@@ -22,7 +22,9 @@ const tls = secureHeaders({
 });
 
 /** Hono middleware: the secure headers for this request's transport. */
-export function securityHeaders(isSecure: (c: Parameters<MiddlewareHandler>[0]) => boolean): MiddlewareHandler {
+export function securityHeaders(
+  isSecure: (c: Parameters<MiddlewareHandler>[0]) => boolean,
+): MiddlewareHandler {
   return function securityHeadersMiddleware(c, next) {
     return isSecure(c) ? tls(c, next) : plain(c, next);
   };

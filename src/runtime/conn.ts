@@ -78,6 +78,8 @@ export interface ListenOptions {
   /** Milliseconds a TLS client has to finish its handshake before the socket is dropped. */
   tlsHandshakeTimeoutMs?: number;
   onConn(conn: Conn): void;
+  /** A connection accepted by `onConn` closed for good (after its handler's `close`). */
+  onConnClose?(conn: Conn): void;
   /** An accept or handshake failure that the listener survived (for logging). */
   onError?(error: Error): void;
 }

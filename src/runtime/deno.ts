@@ -40,8 +40,11 @@ class DenoSocket implements Conn {
   #lingered = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(conn: DenoConn, secure: boolean) {
+  readonly #onClose: ((conn: Conn) => void) | undefined;
+
+  constructor(conn: DenoConn, secure: boolean, onClose?: (conn: Conn) => void) {
     this.#conn = conn;
+    this.#onClose = onClose;
     this.secure = secure;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname;
@@ -204,6 +207,7 @@ class DenoSocket implements Conn {
     this.#resume?.();
     this.#resume = null;
     this.#safely(() => this.#handler.close(error));
+    this.#onClose?.(this);
   }
 
   /** A throwing handler must never kill the read loop of this or any other connection. */
@@ -251,7 +255,7 @@ export function listen(options: ListenOptions): Listener {
         clearTimeout(timer);
       }
     }
-    const socket = new DenoSocket(raw, secure);
+    const socket = new DenoSocket(raw, secure, options.onConnClose);
     options.onConn(socket);
     await socket.run();
   };

@@ -167,6 +167,19 @@ export class WebSocketConnection {
     this.#closeTimer = setTimeout(() => this.terminate(), this.#closeTimeoutMs);
   }
 
+  /**
+   * Closes a connection whose send queue can no longer be trusted to drain (a slow consumer): drops every
+   * queued frame not yet handed to the kernel, then starts the close handshake, so the peer reads the Close
+   * right after what it already has, and memory is freed at once.
+   * @returns false when the connection was not open
+   */
+  closeDiscarding(code: number, reason = ""): boolean {
+    if (this.#readyState !== READY_STATE.Open) return false;
+    this.#conn.discardQueued();
+    this.close(code, reason);
+    return true;
+  }
+
   /** Drops TCP at once, without a close handshake; `onClose` reports 1006. */
   terminate(): void {
     if (this.#readyState === READY_STATE.Closed) return;

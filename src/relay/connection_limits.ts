@@ -1,0 +1,68 @@
+/**
+ * Caps on open connections, in total and per client address, so one client (or a flood) cannot exhaust file
+ * descriptors or memory. Past a cap a new connection gets `503` with `Retry-After` and is closed.
+ * @module
+ */
+import type { Conn } from "../runtime/mod.ts";
+
+/** Seconds a refused client is asked to wait. */
+const RETRY_AFTER_SECONDS = 5;
+
+/** Counts connections per address; `admit` on accept, `release` on close. */
+export class ConnectionLimiter {
+  readonly #maxTotal: number;
+  readonly #maxPerAddress: number;
+  readonly #perAddress = new Map<string, number>();
+  #total = 0;
+  /** Connections refused so far. */
+  refused = 0;
+
+  constructor(maxTotal: number, maxPerAddress: number) {
+    this.#maxTotal = maxTotal;
+    this.#maxPerAddress = maxPerAddress;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  /** Counts `conn` in, or refuses it with a 503 and returns false. */
+  admit(conn: Conn, headers: readonly [string, string][]): boolean {
+    const count = this.#perAddress.get(conn.remoteAddress) ?? 0;
+    if (this.#total >= this.#maxTotal || count >= this.#maxPerAddress) {
+      this.refused++;
+      refuse(
+        conn,
+        headers,
+        this.#total >= this.#maxTotal ? "too many connections" : "too many connections from your address",
+      );
+      return false;
+    }
+    this.#perAddress.set(conn.remoteAddress, count + 1);
+    this.#total++;
+    return true;
+  }
+
+  /** A counted connection closed. */
+  release(conn: Conn): void {
+    const count = this.#perAddress.get(conn.remoteAddress);
+    if (count === undefined) return;
+    if (count <= 1) this.#perAddress.delete(conn.remoteAddress);
+    else this.#perAddress.set(conn.remoteAddress, count - 1);
+    this.#total--;
+  }
+}
+
+function refuse(conn: Conn, headers: readonly [string, string][], message: string): void {
+  const body = JSON.stringify({ error: "unavailable", message });
+  const lines = [
+    "HTTP/1.1 503 Service Unavailable",
+    `retry-after: ${RETRY_AFTER_SECONDS}`,
+    "connection: close",
+    "content-type: application/json",
+    `content-length: ${body.length}`,
+    ...headers.map(([name, value]) => `${name}: ${value}`),
+  ];
+  conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n" + body));
+  conn.end();
+}

@@ -1,0 +1,83 @@
+/**
+ * Assembles a running relay from a config: broker, relay core, Hono app, HTTP server, listener; and stops it.
+ * @module
+ */
+import type { Config } from "../config.ts";
+import { HttpServer } from "../http/mod.ts";
+import { MemoryBroker } from "../pubsub/mod.ts";
+import type { Runtime } from "../runtime/mod.ts";
+import { createApp } from "./app.ts";
+import { ConnectionLimiter } from "./connection_limits.ts";
+import { originPolicy } from "./origin.ts";
+import { Relay } from "./relay.ts";
+import { addRelayRoutes } from "./routes.ts";
+import { securityHeaderList } from "./security.ts";
+
+/** A relay that is listening. */
+export interface RunningRelay {
+  /** `http://HOST:PORT` or `https://…` with the real port. */
+  readonly url: string;
+  readonly relay: Relay;
+  /** Stops accepting, closes every WebSocket with 1001, finishes in-flight HTTP responses. */
+  stop(): Promise<void>;
+}
+
+/** How long `stop` waits for in-flight HTTP responses before giving up on them. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts the relay described by `config` on `runtime`. */
+export async function startRelay(
+  config: Config,
+  runtime: Runtime,
+  readFile: (path: string) => Promise<string>,
+): Promise<RunningRelay> {
+  const tls = config.tlsCert !== null && config.tlsKey !== null
+    ? { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) }
+    : undefined;
+  const secure = tls !== undefined;
+  const broker = new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtlMs });
+  const relay = new Relay(broker, {
+    maxQueuedBytes: config.maxQueuedBytes,
+    maxChannelsPerConnection: config.maxChannelsPerConnection,
+  });
+  const app = createApp({
+    ready: () => broker.ready(),
+    routes: (app) =>
+      addRelayRoutes(app, {
+        relay,
+        checkOrigin: originPolicy(config),
+        maxMessageBytes: config.maxMessageBytes,
+        websocket: { maxMessageBytes: config.maxMessageBytes, pingIntervalMs: config.pingIntervalMs },
+      }),
+  });
+  const defaultHeaders = await securityHeaderList(secure);
+  const http = new HttpServer((request, info) => app.fetch(request, info), {
+    defaultHeaders,
+    limits: { maxBodyBytes: config.maxMessageBytes },
+    onError: (error) => console.error("edge-relay: http:", error),
+  });
+  const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
+  const listener = runtime.listen({
+    hostname: config.host,
+    port: config.port,
+    tls,
+    onConn: (conn) => {
+      if (limiter.admit(conn, defaultHeaders)) http.serve(conn);
+    },
+    onConnClose: (conn) => limiter.release(conn),
+    onError: (error) => console.error("edge-relay: accept:", error.message),
+  });
+  const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
+  return {
+    url: `${secure ? "https" : "http"}://${host}:${listener.port}`,
+    relay,
+    async stop() {
+      listener.close();
+      relay.shutdown();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([http.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_GRACE_MS))]);
+      clearTimeout(timer);
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * `upgradeWebSocket` for Hono on our own stack, built on `hono/ws` like Hono's Deno and Bun adapters: the
+ * handshake is validated (RFC 6455 §4.2.1), the 101 is registered with the HTTP layer through `c.env.upgrade`,
+ * and the events reach the app as `WSContext`s, so relay code reads like any Hono WebSocket app.
+ *
+ * `ws.raw` is our {@link WebSocketConnection}: the fan-out writes pre-encoded frames with `ws.raw.sendFrame`.
+ * @module
+ */
+import type { Context } from "hono";
+import { createWSMessageEvent, defineWebSocketHelper, WSContext } from "hono/ws";
+import type { RequestInfo } from "../http/mod.ts";
+import {
+  validateHandshake,
+  WebSocketConnection,
+  type WebSocketEvents,
+  type WebSocketOptions,
+} from "../websocket/mod.ts";
+
+/** Options of one upgrade. */
+export interface UpgradeOptions {
+  /** Subprotocols this route speaks, in order of preference; a client offer is matched against them. */
+  protocols?: readonly string[];
+  /** When the client offers subprotocols and none is ours: refuse with 400 (true) or serve without one. */
+  requireKnownProtocol?: boolean;
+  /** Per-connection limits (message size, fragments, timeouts, heartbeat). */
+  limits?: Partial<WebSocketOptions>;
+}
+
+function contextOf(ws: WebSocketConnection): WSContext<WebSocketConnection> {
+  return new WSContext<WebSocketConnection>({
+    send: (source) => {
+      if (typeof source === "string") ws.sendText(source);
+      else ws.sendBinary(source instanceof Uint8Array ? source : new Uint8Array(source));
+    },
+    close: (code, reason) => ws.close(code, reason),
+    raw: ws,
+    get readyState() {
+      return ws.readyState;
+    },
+    protocol: ws.protocol,
+  });
+}
+
+/** The message's bytes as an ArrayBuffer, copied only when the view does not span its whole buffer. */
+function exactBuffer(data: Uint8Array): ArrayBuffer {
+  const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
+  return (whole ? data.buffer : data.slice().buffer) as ArrayBuffer;
+}
+
+/** The Hono WebSocket helper for this server. */
+export const upgradeWebSocket = defineWebSocketHelper<WebSocketConnection, UpgradeOptions>(
+  (c: Context, events, options = {}) => {
+    const info = c.env as RequestInfo;
+    const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
+      protocols: options.protocols ?? [],
+    });
+    if (!handshake.ok) {
+      return c.json({ error: "bad_handshake", message: handshake.reason }, handshake.status as 400, {
+        ...Object.fromEntries(handshake.headers ?? []),
+        connection: "close",
+      });
+    }
+    if (
+      handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
+    ) {
+      return c.json(
+        {
+          error: "bad_handshake",
+          message: `none of the offered subprotocols is supported (supported: ${
+            (options.protocols ?? []).join(", ")
+          })`,
+        },
+        400,
+        { connection: "close" },
+      );
+    }
+    info.upgrade((conn, head) => {
+      let ctx: WSContext<WebSocketConnection> | undefined;
+      const context = (ws: WebSocketConnection) => ctx ??= contextOf(ws);
+      const handlers: WebSocketEvents = {
+        onOpen: (ws) => events.onOpen?.(new Event("open"), context(ws)),
+        onMessage: (ws, data) =>
+          events.onMessage?.(
+            createWSMessageEvent(typeof data === "string" ? data : exactBuffer(data)),
+            context(ws),
+          ),
+        onClose: (ws, code, reason, wasClean) =>
+          events.onClose?.(new CloseEvent("close", { code, reason, wasClean }), context(ws)),
+        onError: (ws, error) =>
+          events.onError?.(new ErrorEvent("error", { error, message: error.message }), context(ws)),
+      };
+      new WebSocketConnection(conn, head, handlers, { ...options.limits, protocol: handshake.protocol });
+    });
+    return new Response(null, { headers: handshake.headers });
+  },
+);
