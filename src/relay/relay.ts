@@ -98,13 +98,17 @@ export class Relay {
   /**
    * Writes a frame to a subscriber and enforces the send-queue bound: a consumer that cannot keep up is closed
    * with 1013 at once, its queue dropped, so it never delays the fan-out loop or grows memory.
+   *
+   * The bound applies to what was queued before this frame: a frame is always accepted into a queue that is
+   * within the limit, so one message larger than `maxQueuedBytes` (allowed by `--max-message-bytes`) still
+   * reaches a reader that keeps up. Memory per connection stays below `maxQueuedBytes` plus one message.
    */
   deliver(socket: RelaySocket, frame: Uint8Array): void {
     socket.sendFrame(frame);
     this.counters.messagesOut++;
     this.counters.bytesOut += frame.length;
     if (
-      socket.bufferedAmount > this.options.maxQueuedBytes &&
+      socket.bufferedAmount - frame.length > this.options.maxQueuedBytes &&
       socket.closeDiscarding(CLOSE_CODE.TryAgainLater, "slow consumer")
     ) {
       this.counters.slowConsumerCloses++;

@@ -47,7 +47,11 @@ export async function startRelay(
         relay,
         checkOrigin: originPolicy(config),
         maxMessageBytes: config.maxMessageBytes,
-        websocket: { maxMessageBytes: config.maxMessageBytes, pingIntervalMs: config.pingIntervalMs },
+        websocket: {
+          maxMessageBytes: config.maxMessageBytes,
+          maxPendingBytes: config.maxMessageBytes,
+          pingIntervalMs: config.pingIntervalMs,
+        },
       }),
   });
   const defaultHeaders = await securityHeaderList(secure);

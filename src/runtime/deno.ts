@@ -12,6 +12,8 @@ const READ_BUFFER_MIN = 1024;
 const READ_BUFFER_MAX = 256 * 1024;
 /** Above this many queued bytes `write()` returns false. */
 const HIGH_WATER_MARK = 64 * 1024;
+/** Largest joined write: corks a burst of frames into one write without pinning a whole backlog in flight. */
+const MAX_BATCH_BYTES = 256 * 1024;
 /** After `end()`: how long and how much we keep draining the peer before the final close (lingering close). */
 const LINGER_MS = 2000;
 const LINGER_BYTES = 256 * 1024;
@@ -140,6 +142,12 @@ class DenoSocket implements Conn {
         if (this.#lingered > LINGER_BYTES) this.#teardown(undefined);
         continue;
       }
+      if (this.#paused) {
+        // pause() came while this read was pending: hold the chunk until resume().
+        await new Promise<void>((wake) => this.#resume = wake);
+        if (this.#closed) return;
+        if (this.#ending) continue;
+      }
       this.#safely(() => this.#handler.data(buffer.subarray(0, n)));
       if (n === buffer.length && buffer.length < READ_BUFFER_MAX) {
         buffer = new Uint8Array(buffer.length * 4);
@@ -157,10 +165,8 @@ class DenoSocket implements Conn {
     this.#writing = true;
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const chunk = this.#queue.length === 1 ? this.#queue[0] : concat(this.#queue, this.#queued);
-        this.#queue = [];
+        const chunk = this.#takeBatch();
         this.#inFlight = chunk.length;
-        this.#queued = 0;
         let offset = 0;
         while (offset < chunk.length) {
           offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
@@ -183,6 +189,23 @@ class DenoSocket implements Conn {
       this.#safely(() => this.#handler.drain());
     }
   };
+
+  /**
+   * Takes the next write off the queue: every queued chunk joined into one buffer (corking), but at most about
+   * {@link MAX_BATCH_BYTES}, so what stays queued can still be dropped by `discardQueued`.
+   */
+  #takeBatch(): Uint8Array {
+    const queue = this.#queue;
+    let count = 0;
+    let bytes = 0;
+    while (count < queue.length && (count === 0 || bytes + queue[count].length <= MAX_BATCH_BYTES)) {
+      bytes += queue[count++].length;
+    }
+    const batch = count === 1 ? queue[0] : concat(queue, count, bytes);
+    this.#queue = count === queue.length ? [] : queue.slice(count);
+    this.#queued -= bytes;
+    return batch;
+  }
 
   /** Everything is flushed: send FIN; the read loop drains the peer briefly so unread input cannot become an RST. */
   #finishEnd(): void {
@@ -221,12 +244,12 @@ class DenoSocket implements Conn {
   }
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
+function concat(chunks: Uint8Array[], count: number, total: number): Uint8Array {
   const out = new Uint8Array(total);
   let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
+  for (let i = 0; i < count; i++) {
+    out.set(chunks[i], offset);
+    offset += chunks[i].length;
   }
   return out;
 }
@@ -256,7 +279,12 @@ export function listen(options: ListenOptions): Listener {
       }
     }
     const socket = new DenoSocket(raw, secure, options.onConnClose);
-    options.onConn(socket);
+    try {
+      options.onConn(socket);
+    } catch (error) {
+      socket.close();
+      throw error;
+    }
     await socket.run();
   };
 

@@ -10,12 +10,9 @@ const HIGH_WATER_MARK = 64 * 1024;
 const ON_DENO = !("Bun" in globalThis);
 /**
  * Known gaps of the Deno adapter, skipped there (with the reason shown) until fixed:
- * - `pause()` outside a data callback cannot cancel the read already pending in deno.ts's loop, so one more
- *   chunk is delivered after `pause()`.
  * - Deno 2.9.6 keeps the TCP socket open when a `TlsConn` is closed during its handshake, so a client that
  *   never sends a ClientHello is not dropped by `tlsHandshakeTimeoutMs`.
  */
-const DENO_PENDING_READ_GAP = ON_DENO && "deno.ts: a read pending when pause() runs still delivers its chunk";
 const DENO_TLS_CLOSE_GAP = ON_DENO &&
   "Deno 2.9.6: TlsConn.close() during the handshake leaves the socket open";
 const MiB = 1024 * 1024;
@@ -241,9 +238,7 @@ describe("runtime adapter over TCP", () => {
       conn.close();
     }));
 
-  it("pause() outside a callback stops data that is already on its way", {
-    skip: DENO_PENDING_READ_GAP,
-  }, () =>
+  it("pause() outside a callback stops data that is already on its way", () =>
     withServer(async (server, peers) => {
       const peer = await Peer.tcp(server.port);
       peers.push(peer);
