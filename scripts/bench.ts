@@ -146,6 +146,8 @@ const meta = {
   cores: navigator.hardwareConcurrency,
   pinning: "",
   clkTck: 0,
+  /** 1-minute load average when the run started: other work on the machine makes figures noisy. */
+  loadAverage: loadAverage(),
 };
 
 try {
@@ -254,6 +256,14 @@ try {
   Deno.removeSignalListener("SIGTERM", onSignal);
 }
 Deno.exit(exitCode);
+
+function loadAverage(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
 
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
