@@ -55,8 +55,8 @@ async def echo_checks(base: str, sizes: list[int], timeout: float) -> list[dict]
             for kind in ("text", "binary"):
                 name = f"{kind} message of {size} bytes is echoed byte-exact"
                 sent = text(size) if kind == "text" else binary(size)
-                await ws.send(sent)
                 try:
+                    await ws.send(sent)
                     got = await asyncio.wait_for(ws.recv(), timeout)
                 except Exception as e:  # noqa: BLE001 - report any failure as a check
                     checks.append({"name": name, "ok": False, "detail": f"{type(e).__name__}: {e}"})

@@ -109,9 +109,17 @@ async function echoClient(base: string, sizes: number[], stepTimeoutMs: number):
   for (const size of sizes) {
     for (const kind of ["text", "binary"]) {
       const name = `${kind} message of ${size} bytes is echoed byte-exact`;
+      if (ws.readyState !== WebSocket.OPEN) {
+        checks.push({ name, ok: false, detail: "the connection closed earlier" });
+        continue;
+      }
       const sent = kind === "text" ? text(size) : binary(size);
       ws.send(sent);
       const event = await next();
+      if (event instanceof CloseEvent) {
+        checks.push({ name, ok: false, detail: `got close ${event.code} ${JSON.stringify(event.reason)}` });
+        continue;
+      }
       if (!(event instanceof MessageEvent)) {
         checks.push({ name, ok: false, detail: `got ${event ? event.type : "nothing in time"}` });
         continue;
@@ -130,8 +138,10 @@ async function echoClient(base: string, sizes: number[], stepTimeoutMs: number):
       }
     }
   }
-  ws.close(1000);
-  await next();
+  if (ws.readyState === WebSocket.OPEN) {
+    ws.close(1000);
+    await next();
+  }
 
   for (const [code, reason] of [[1000, ""], [4000, "bye: κόσμε"]] as const) {
     const name = `close ${code}${reason ? " with a reason" : ""} round-trips cleanly`;
