@@ -102,10 +102,12 @@ function fail(message: string): never {
   Deno.exit(2);
 }
 
-async function resolveBun(): Promise<string | null> {
-  if (Deno.env.get("BUN_BIN")) return Deno.env.get("BUN_BIN")!;
+/** The real Bun binary (`BUN_BIN`, else the one `npx -y bun@…` runs) and its version, or null. */
+async function resolveBun(): Promise<{ path: string; version: string } | null> {
   try {
-    return (await runQuiet(["npx", "-y", BUN_PACKAGE, "-e", "console.log(process.execPath)"])).trim() || null;
+    const path = Deno.env.get("BUN_BIN") ??
+      (await runQuiet(["npx", "-y", BUN_PACKAGE, "-e", "console.log(process.execPath)"])).trim();
+    return { path, version: (await runQuiet([path, "--version"])).trim() };
   } catch {
     return null;
   }
@@ -151,14 +153,19 @@ const meta = {
 };
 
 try {
-  const bunPath = servers.some((s) => s.runtime === "bun") ? await resolveBun() : null;
-  const bins: Binaries = { deno: Deno.execPath(), bun: bunPath };
-  if (bunPath) meta.bun = (await runQuiet([bunPath, "--version"])).trim();
+  const needBun = servers.some((s) => s.runtime === "bun");
+  const bun = needBun ? await resolveBun() : null;
+  const bins: Binaries = { deno: Deno.execPath(), bun: bun?.path ?? null };
+  meta.bun = bun?.version ?? null;
   const pin = pinning(await which("taskset"), navigator.hardwareConcurrency);
   meta.pinning = pin.summary;
   meta.clkTck = await clockTicksPerSecond();
   const loadgen = await buildLoadgen(root);
-  progress(`bench: Deno ${meta.deno}, Bun ${meta.bun ?? "unavailable"}, ${meta.cores} cores, ${pin.summary}`);
+  progress(
+    `bench: Deno ${meta.deno}, Bun ${
+      meta.bun ?? (needBun ? "unavailable" : "not used")
+    }, ${meta.cores} cores, ${pin.summary}`,
+  );
   progress(
     `bench: warm-up ${timing.warmupS} s, window ${timing.measureS} s per run${
       flags.quick ? " (--quick)" : ""
@@ -166,6 +173,7 @@ try {
   );
 
   for (const scenario of scenarios) {
+    if (interrupted) break;
     const rows: RunRecord[] = [];
     for (const spec of servers) {
       if (interrupted) break;
@@ -195,15 +203,19 @@ try {
         rec = { scenario: scenario.name, server: spec.name, ok: false, error: firstLine(error), issues: [] };
         exitCode = 1;
       }
+      if (interrupted) break;
       progress(`  ${scenario.name} ${spec.name}: ${describe(rec)}`);
       rows.push(rec);
     }
+    if (interrupted) break;
     runs.push(...rows);
     print(scenarioTable(scenario, rows));
   }
 
-  const wrk = runHttp ? await which("wrk") : null;
-  if (runHttp && !wrk) progress("\nhttp-healthz skipped: wrk not found (Debian: apt-get install -y wrk)");
+  const wrk = runHttp && !interrupted ? await which("wrk") : null;
+  if (runHttp && !interrupted && !wrk) {
+    progress("\nhttp-healthz skipped: wrk not found (Debian: apt-get install -y wrk)");
+  }
   if (wrk) {
     for (const spec of servers.filter((s) => HTTP_SERVERS.includes(s.name))) {
       if (interrupted) break;
@@ -238,12 +250,12 @@ try {
         exitCode = 1;
       }
     }
-    print(httpTable(http));
+    if (!interrupted) print(httpTable(http));
   }
 
   const targets = checkTargets(runs, http, scenarios);
-  print(targetsTable(targets));
-  if (flags.json) {
+  if (!interrupted) print(targetsTable(targets));
+  if (flags.json && !interrupted) {
     const stripped = runs.map(({ raw, ...rest }) => ({ ...rest, loadgen: raw }));
     console.log(JSON.stringify({ meta, runs: stripped, http, targets }, null, 2));
   }
@@ -255,7 +267,7 @@ try {
   Deno.removeSignalListener("SIGINT", onSignal);
   Deno.removeSignalListener("SIGTERM", onSignal);
 }
-Deno.exit(exitCode);
+Deno.exit(interrupted ? 130 : exitCode);
 
 function loadAverage(): number {
   try {
