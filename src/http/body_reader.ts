@@ -24,6 +24,20 @@ function zeroDelay(): Promise<typeof TIMED_OUT> {
   return tick;
 }
 
+/**
+ * The read's result if it completes within a zero-delay timer. A read that is already settled (the usual end
+ * of a static body) is seen after one microtask, without creating a timer.
+ */
+async function settleSoon<T>(read: Promise<T>): Promise<T | typeof TIMED_OUT> {
+  let result: T | typeof TIMED_OUT = TIMED_OUT;
+  // The rejection handler also keeps an abandoned read from becoming an unhandled rejection.
+  read.then((value) => result = value, () => {});
+  // Deno settles a finished read after one microtask, Bun after two.
+  for (let tick = 0; tick < 3 && result === TIMED_OUT; tick++) await undefined;
+  if (result !== TIMED_OUT) return result;
+  return await Promise.race([read, zeroDelay()]);
+}
+
 /** The start of a response body. */
 export interface BodyStart {
   reader: ReadableStreamDefaultReader<unknown>;
@@ -50,10 +64,12 @@ export async function startBody(stream: ReadableStream<unknown>): Promise<BodySt
       bytes += chunk.length;
     }
     const next = reader.read();
-    // The pending read may be abandoned (client gone); its failure must not become an unhandled rejection.
-    next.catch(() => {});
-    if (bytes >= IMMEDIATE_BODY_BYTES) return { reader, chunks, bytes, done: false, pending: next };
-    const settled = await Promise.race([next, zeroDelay()]);
+    if (bytes >= IMMEDIATE_BODY_BYTES) {
+      // The pending read may be abandoned (client gone); its failure must not become an unhandled rejection.
+      next.catch(() => {});
+      return { reader, chunks, bytes, done: false, pending: next };
+    }
+    const settled = await settleSoon(next);
     if (settled === TIMED_OUT) {
       if (chunks.length === 0) {
         result = await next;

@@ -48,7 +48,9 @@ export function isTargetChar(code: number): boolean {
  * one is a way to smuggle a different host through the URL parser.
  */
 const HOST = new Uint8Array(256);
-for (const c of "-._~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") HOST[c.charCodeAt(0)] = 1;
+for (const c of "-._~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  HOST[c.charCodeAt(0)] = 1;
+}
 
 /**
  * True when `host` is `reg-name[:port]` or `[IPv6][:port]` in the strict form above (RFC 9110 §7.2).

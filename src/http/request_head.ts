@@ -93,16 +93,23 @@ export function parseRequestHead(
 
   // RFC 9112 §3.2: exactly one valid Host on HTTP/1.1; if an HTTP/1.0 client sends one, it must be valid too.
   if (hostCount > 1) throw badRequest("duplicate_host", "More than one Host header");
-  if (hostCount === 0 && minorVersion === 1) throw badRequest("missing_host", "HTTP/1.1 request without Host");
+  if (hostCount === 0 && minorVersion === 1) {
+    throw badRequest("missing_host", "HTTP/1.1 request without Host");
+  }
   if (host !== null && !isValidHost(host)) throw badRequest("invalid_host", "Invalid Host header");
 
   let chunked = false;
   if (transferEncoding !== null) {
     // RFC 9112 §6.1: TE with CL is a smuggling vector; TE in HTTP/1.0 means faulty framing.
     if (contentLength !== -1) {
-      throw badRequest("content_length_with_transfer_encoding", "Content-Length and Transfer-Encoding together");
+      throw badRequest(
+        "content_length_with_transfer_encoding",
+        "Content-Length and Transfer-Encoding together",
+      );
     }
-    if (minorVersion === 0) throw badRequest("transfer_encoding_http10", "Transfer-Encoding in an HTTP/1.0 request");
+    if (minorVersion === 0) {
+      throw badRequest("transfer_encoding_http10", "Transfer-Encoding in an HTTP/1.0 request");
+    }
     if (transferEncoding.length !== 7 || transferEncoding.toLowerCase() !== "chunked") {
       throw badRequest("unsupported_transfer_encoding", "Only Transfer-Encoding: chunked is supported");
     }
@@ -113,20 +120,30 @@ export function parseRequestHead(
     throw badRequest("body_not_allowed", `A ${head.method} request cannot carry a body`);
   }
   if (contentLength > limits.maxBodyBytes) {
-    throw new HttpError(STATUS.ContentTooLarge, "body_too_large", `Body larger than ${limits.maxBodyBytes} bytes`);
+    throw new HttpError(
+      STATUS.ContentTooLarge,
+      "body_too_large",
+      `Body larger than ${limits.maxBodyBytes} bytes`,
+    );
   }
 
   let expectContinue = false;
   if (expect !== null) {
     // RFC 9110 §10.1.1: 100-continue is the only expectation defined; refuse others with 417.
     if (expect.length !== 12 || expect.toLowerCase() !== "100-continue") {
-      throw new HttpError(STATUS.ExpectationFailed, "unsupported_expectation", "Only Expect: 100-continue is supported");
+      throw new HttpError(
+        STATUS.ExpectationFailed,
+        "unsupported_expectation",
+        "Only Expect: 100-continue is supported",
+      );
     }
     expectContinue = hasBody && minorVersion === 1;
   }
 
-  const keepAlive = minorVersion === 1 ? !hasToken(connection, "close") : hasToken(connection, "keep-alive") &&
-    !hasToken(connection, "close");
+  const keepAlive = minorVersion === 1
+    ? !hasToken(connection, "close")
+    : hasToken(connection, "keep-alive") &&
+      !hasToken(connection, "close");
 
   return {
     method: head.method,
@@ -231,7 +248,9 @@ export function parseFieldLine(text: string, start: number, end: number): [strin
     const c = text.charCodeAt(i);
     if (c === BYTE.Colon) break;
     if (!isTchar(c)) {
-      if (isWhitespace(c)) throw badRequest("whitespace_before_colon", "Whitespace in or after a header name");
+      if (isWhitespace(c)) {
+        throw badRequest("whitespace_before_colon", "Whitespace in or after a header name");
+      }
       throw badRequest("invalid_header_name", "Invalid character in a header name");
     }
   }

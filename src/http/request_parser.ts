@@ -190,7 +190,9 @@ export class RequestParser {
     for (; i < length; i++) {
       if (buf[base + i] !== BYTE.LF) continue;
       // RFC 9112 §2.2: a bare LF as line terminator is refused (it is how request smuggling starts).
-      if (i === this.#lineStart || buf[base + i - 1] !== BYTE.CR) throw badRequest("bare_lf", "Bare LF in head");
+      if (i === this.#lineStart || buf[base + i - 1] !== BYTE.CR) {
+        throw badRequest("bare_lf", "Bare LF in head");
+      }
       const cr = i - 1;
       if (lineEnds.length === 0) {
         if (cr === this.#lineStart) {
@@ -208,8 +210,12 @@ export class RequestParser {
         this.#parseHead(i + 1);
         return true;
       } else {
-        if (lineEnds.length > limits.maxHeaderCount) throw headersTooLarge(`More than ${limits.maxHeaderCount} headers`);
-        if (i + 1 - this.#headerStart > limits.maxHeaderBytes) throw headersTooLarge("Header block too large");
+        if (lineEnds.length > limits.maxHeaderCount) {
+          throw headersTooLarge(`More than ${limits.maxHeaderCount} headers`);
+        }
+        if (i + 1 - this.#headerStart > limits.maxHeaderBytes) {
+          throw headersTooLarge("Header block too large");
+        }
       }
       lineEnds.push(cr);
       this.#lineStart = i + 1;
@@ -253,8 +259,10 @@ export class RequestParser {
 
   /** chunk = chunk-size [ chunk-ext ] CRLF (RFC 9112 §7.1, §7.1.1). */
   #chunkSize(): boolean {
-    const lf = this.#findLine(this.#limits.maxChunkLineBytes, () =>
-      badRequest("chunk_line_too_long", "Chunk size line too long"));
+    const lf = this.#findLine(
+      this.#limits.maxChunkLineBytes,
+      () => badRequest("chunk_line_too_long", "Chunk size line too long"),
+    );
     if (lf === -1) return false;
     const buf = this.#buf;
     const start = this.#start;
@@ -332,7 +340,11 @@ export class RequestParser {
 
   #finishMessage(): ParseEvent {
     const parts = this.#bodyParts;
-    this.body = parts.length === 0 ? null : parts.length === 1 ? parts[0] : concatBytes(parts, this.#bodyBytes);
+    this.body = parts.length === 0
+      ? null
+      : parts.length === 1
+      ? parts[0]
+      : concatBytes(parts, this.#bodyBytes);
     this.#bodyParts = [];
     this.#state = HEAD;
     return PARSE.Message;
@@ -351,7 +363,11 @@ export class RequestParser {
 }
 
 function uriTooLong(limits: HttpLimits): HttpError {
-  return new HttpError(STATUS.URITooLong, "request_line_too_long", `Request line over ${limits.maxRequestLineBytes} bytes`);
+  return new HttpError(
+    STATUS.URITooLong,
+    "request_line_too_long",
+    `Request line over ${limits.maxRequestLineBytes} bytes`,
+  );
 }
 
 function headersTooLarge(message: string): HttpError {
@@ -359,5 +375,9 @@ function headersTooLarge(message: string): HttpError {
 }
 
 function bodyTooLarge(limits: HttpLimits): HttpError {
-  return new HttpError(STATUS.ContentTooLarge, "body_too_large", `Body larger than ${limits.maxBodyBytes} bytes`);
+  return new HttpError(
+    STATUS.ContentTooLarge,
+    "body_too_large",
+    `Body larger than ${limits.maxBodyBytes} bytes`,
+  );
 }

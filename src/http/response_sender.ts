@@ -79,7 +79,9 @@ export async function writeResponse(
   const first = concatBytes(start.chunks, start.bytes);
   if (start.done) {
     if (fields.contentLength >= 0 && fields.contentLength !== first.length) {
-      target.reportError(new Error(`Content-Length ${fields.contentLength} but the body has ${first.length} bytes`));
+      target.reportError(
+        new Error(`Content-Length ${fields.contentLength} but the body has ${first.length} bytes`),
+      );
     }
     const text = headText(status, fields, contentLengthLine(first.length), connection, first.length > 0);
     target.write(encodeMessage(text, headRequest ? null : first));
@@ -112,7 +114,13 @@ function pumpChunked(
   connection: string,
 ): Promise<"done" | "aborted" | "failed"> {
   const head = headText(status, fields, CHUNKED, connection, true);
-  return pump(target, body, encodeMessage(head, encodeChunk(body.first)), (chunk) => encodeChunk(chunk), LAST_CHUNK);
+  return pump(
+    target,
+    body,
+    encodeMessage(head, encodeChunk(body.first)),
+    (chunk) => encodeChunk(chunk),
+    LAST_CHUNK,
+  );
 }
 
 /** The app set Content-Length on a streamed body: send exactly that many bytes, unframed. */
@@ -133,7 +141,9 @@ async function pumpFixedLength(
   const head = headText(status, fields, contentLengthLine(declared), connection, declared > 0);
   const ended = await pump(target, body, encodeMessage(head, fit(body.first)), fit, null);
   if (ended === "done" && sent !== declared) {
-    target.reportError(new Error(`Content-Length ${declared} but the streamed body ended after ${sent} bytes`));
+    target.reportError(
+      new Error(`Content-Length ${declared} but the streamed body ended after ${sent} bytes`),
+    );
     return "failed";
   }
   return ended;

@@ -36,44 +36,47 @@ export interface ResponseFields {
  * `content-length`, `content-type` and `transfer-encoding` are dropped instead (RFC 9110 §15.2.2).
  */
 export function readResponseFields(headers: Headers, switching: boolean): ResponseFields {
-  let lines = "";
-  let contentLength = -1;
-  let hasContentType = false;
-  let hasDate = false;
-  let close = false;
+  const fields: ResponseFields = {
+    lines: "",
+    contentLength: -1,
+    hasContentType: false,
+    hasDate: false,
+    close: false,
+  };
   let setCookie = false;
-  for (const [name, value] of headers) {
+  // forEach is markedly cheaper than the iterator protocol on Deno's Headers.
+  headers.forEach((value, name) => {
     switch (name) {
       case "set-cookie":
         // Each cookie on its own line (RFC 6265 §3); added once below through getSetCookie().
         setCookie = true;
-        continue;
+        return;
       case "content-length":
-        if (!switching) contentLength = parseLength(value);
-        continue;
+        if (!switching) fields.contentLength = parseLength(value);
+        return;
       case "transfer-encoding":
-        continue;
+        return;
       case "content-type":
-        if (switching) continue;
-        hasContentType = true;
+        if (switching) return;
+        fields.hasContentType = true;
         break;
       case "date":
-        hasDate = true;
+        fields.hasDate = true;
         break;
       case "connection":
         if (switching) break;
-        close = hasToken(value, "close");
-        continue;
+        fields.close = hasToken(value, "close");
+        return;
       case "keep-alive":
-        if (!switching) continue;
+        if (!switching) return;
         break;
     }
-    lines += `${name}: ${value}\r\n`;
-  }
+    fields.lines += `${name}: ${value}\r\n`;
+  });
   if (setCookie) {
-    for (const cookie of headers.getSetCookie()) lines += `set-cookie: ${cookie}\r\n`;
+    for (const cookie of headers.getSetCookie()) fields.lines += `set-cookie: ${cookie}\r\n`;
   }
-  return { lines, contentLength, hasContentType, hasDate, close };
+  return fields;
 }
 
 function parseLength(value: string): number {
@@ -175,7 +178,9 @@ export function serializeDefaultHeaders(headers: readonly (readonly [string, str
     }
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);
-      if (c === 0x0d || c === 0x0a || c === 0 || c > 0xff) throw new TypeError(`Invalid value for header ${name}`);
+      if (c === 0x0d || c === 0x0a || c === 0 || c > 0xff) {
+        throw new TypeError(`Invalid value for header ${name}`);
+      }
     }
     lines += `${name.toLowerCase()}: ${value}\r\n`;
   }
@@ -197,6 +202,7 @@ export function errorResponse(
 ): Uint8Array {
   const body = encoder.encode(JSON.stringify({ error: error.code, message: error.message }));
   const head = statusLine(error.status) + defaultHeaderLines + dateHeaderLine() +
-    "content-type: application/json\r\n" + contentLengthLine(body.length) + (close ? CONNECTION_CLOSE : "") + "\r\n";
+    "content-type: application/json\r\n" + contentLengthLine(body.length) + (close ? CONNECTION_CLOSE : "") +
+    "\r\n";
   return encodeMessage(head, headRequest ? null : body);
 }

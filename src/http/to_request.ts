@@ -27,7 +27,10 @@ export function toRequest(head: RequestHead, body: Uint8Array | null, secure: bo
     // The parser's bodies are fresh copies backed by plain ArrayBuffers.
     return new Request(url, { method, headers: head.headers, body: body as Uint8Array<ArrayBuffer> | null });
   } catch (error) {
-    throw badRequest("invalid_request", `Request rejected: ${error instanceof Error ? error.message : error}`);
+    throw badRequest(
+      "invalid_request",
+      `Request rejected: ${error instanceof Error ? error.message : error}`,
+    );
   }
 }
 

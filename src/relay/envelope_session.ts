@@ -28,7 +28,9 @@ const ERROR_REFILL_PER_MS = 1 / 1000;
 /** One envelope-mode connection. */
 export class EnvelopeSession {
   readonly #relay: Relay;
-  readonly #socket: RelaySocket;
+  readonly socket: RelaySocket;
+  turn = -1;
+  turnBytes = 0;
   /** Channels this connection joined (or is joining). */
   readonly #channels = new Set<string>();
   #errorTokens = ERROR_BUDGET;
@@ -37,16 +39,16 @@ export class EnvelopeSession {
 
   constructor(relay: Relay, socket: RelaySocket) {
     this.#relay = relay;
-    this.#socket = socket;
+    this.socket = socket;
     relay.open(this);
   }
 
   subscribed(state: SubscribedState): void {
-    this.#socket.sendText(subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
+    this.socket.sendText(subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
   }
 
   deliver(message: ChannelMessage): void {
-    this.#relay.deliver(this.#socket, this.#relay.envelopeFrame(message));
+    this.#relay.deliver(this, this.#relay.envelopeFrame(message));
   }
 
   /** A text frame from the client. */
@@ -78,7 +80,7 @@ export class EnvelopeSession {
 
   /** A binary frame: the envelope protocol is JSON text only (RFC 6455 §7.4.1, 1003). */
   receiveBinary(): void {
-    this.#socket.close(CLOSE_CODE.UnsupportedData, "relay.v1 takes JSON text frames only");
+    this.socket.close(CLOSE_CODE.UnsupportedData, "relay.v1 takes JSON text frames only");
   }
 
   closed(): void {
@@ -89,7 +91,7 @@ export class EnvelopeSession {
   }
 
   shutdown(): void {
-    this.#socket.close(CLOSE_CODE.GoingAway, "server shutting down");
+    this.socket.close(CLOSE_CODE.GoingAway, "server shutting down");
   }
 
   #subscribe(command: Extract<Command, { type: "subscribe" }>): void {
@@ -111,7 +113,7 @@ export class EnvelopeSession {
       this.#channels.delete(channel);
       if (this.#closed) return;
       console.error(`edge-relay: subscribe to ${channel} failed:`, error);
-      this.#socket.sendText(
+      this.socket.sendText(
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
     });
@@ -123,17 +125,17 @@ export class EnvelopeSession {
       return;
     }
     this.#relay.registry.leave(channel, this);
-    this.#socket.sendText(unsubscribedEnvelope(channel));
+    this.socket.sendText(unsubscribedEnvelope(channel));
   }
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
     const { id, channel } = command;
     settle(() => this.#relay.publish(channel, command.data), (message) => {
-      if (!this.#closed) this.#socket.sendText(ackEnvelope(id ?? null, channel, message.seq));
+      if (!this.#closed) this.socket.sendText(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.#closed) return;
       console.error(`edge-relay: publish to ${channel} failed:`, error);
-      this.#socket.sendText(
+      this.socket.sendText(
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
       );
     });
@@ -153,8 +155,8 @@ export class EnvelopeSession {
     );
     this.#errorStamp = now;
     this.#errorTokens -= 1;
-    this.#socket.sendText(errorEnvelope(error));
-    if (this.#errorTokens < 0) this.#socket.close(CLOSE_CODE.PolicyViolation, "too many invalid commands");
+    this.socket.sendText(errorEnvelope(error));
+    if (this.#errorTokens < 0) this.socket.close(CLOSE_CODE.PolicyViolation, "too many invalid commands");
   }
 }
 

@@ -11,12 +11,14 @@ import { type Relay, type RelaySocket, settle } from "./relay.ts";
 /** One raw-mode connection: a subscriber of exactly one channel. */
 export class RawSession {
   readonly #relay: Relay;
-  readonly #socket: RelaySocket;
+  readonly socket: RelaySocket;
+  turn = -1;
+  turnBytes = 0;
   readonly #channel: string;
 
   constructor(relay: Relay, socket: RelaySocket, channel: string) {
     this.#relay = relay;
-    this.#socket = socket;
+    this.socket = socket;
     this.#channel = channel;
     relay.open(this);
     settle(() => relay.registry.join(channel, this), () => {}, (error) => this.#unavailable(error));
@@ -27,7 +29,7 @@ export class RawSession {
   }
 
   deliver(message: ChannelMessage): void {
-    this.#relay.deliver(this.#socket, this.#relay.rawFrame(message));
+    this.#relay.deliver(this, this.#relay.rawFrame(message));
   }
 
   /** A message from the client: publish it as it is (text stays text, binary stays binary). */
@@ -41,12 +43,12 @@ export class RawSession {
   }
 
   shutdown(): void {
-    this.#socket.close(CLOSE_CODE.GoingAway, "server shutting down");
+    this.socket.close(CLOSE_CODE.GoingAway, "server shutting down");
   }
 
   #unavailable(error: unknown): void {
     console.error(`edge-relay: channel ${this.#channel} unavailable:`, error);
-    this.#socket.close(CLOSE_CODE.TryAgainLater, "channel unavailable");
+    this.socket.close(CLOSE_CODE.TryAgainLater, "channel unavailable");
   }
 }
 

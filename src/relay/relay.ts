@@ -13,6 +13,7 @@ import {
   perMessage,
 } from "../pubsub/mod.ts";
 import { CLOSE_CODE, encodeBinary, encodeText } from "../websocket/mod.ts";
+import { setImmediate } from "node:timers";
 import { messageEnvelope } from "./envelope.ts";
 
 /** The part of a WebSocket connection the relay drives. */
@@ -28,6 +29,13 @@ export interface RelaySocket {
    * reads again). Returns false when the socket was no longer open.
    */
   closeDiscarding(code: number, reason: string): boolean;
+}
+
+/** A subscriber's outgoing side: its socket and what it was sent in the current event-loop turn. */
+export interface Outbound {
+  readonly socket: RelaySocket;
+  turn: number;
+  turnBytes: number;
 }
 
 /** Relay-wide settings. */
@@ -79,6 +87,8 @@ export class Relay {
     encodeText(messageEnvelope(m.channel, m.seq, m.data))
   );
   readonly #sessions = new Set<Closable>();
+  #turn = 0;
+  #turnPending = false;
 
   constructor(broker: Broker, options: RelayOptions) {
     this.broker = broker;
@@ -99,21 +109,42 @@ export class Relay {
    * Writes a frame to a subscriber and enforces the send-queue bound: a consumer that cannot keep up is closed
    * with 1013 at once, its queue dropped, so it never delays the fan-out loop or grows memory.
    *
-   * The bound applies to what was queued before this frame: a frame is always accepted into a queue that is
-   * within the limit, so one message larger than `maxQueuedBytes` (allowed by `--max-message-bytes`) still
-   * reaches a reader that keeps up. Memory per connection stays below `maxQueuedBytes` plus one message.
+   * The bound applies to the backlog left from earlier event-loop turns, not to what this turn wrote: a burst
+   * (one read of many messages fanned out) is corked into one write at the end of the turn, and a reader that
+   * keeps up takes it at once. Memory per connection stays below `maxQueuedBytes` plus one turn's burst.
    */
-  deliver(socket: RelaySocket, frame: Uint8Array): void {
+  deliver(out: Outbound, frame: Uint8Array): void {
+    const turn = this.#currentTurn();
+    if (out.turn !== turn) {
+      out.turn = turn;
+      out.turnBytes = 0;
+    }
+    out.turnBytes += frame.length;
+    const socket = out.socket;
     socket.sendFrame(frame);
     this.counters.messagesOut++;
     this.counters.bytesOut += frame.length;
     if (
-      socket.bufferedAmount - frame.length > this.options.maxQueuedBytes &&
+      socket.bufferedAmount - out.turnBytes > this.options.maxQueuedBytes &&
       socket.closeDiscarding(CLOSE_CODE.TryAgainLater, "slow consumer")
     ) {
       this.counters.slowConsumerCloses++;
     }
   }
+
+  /** A number that changes once per event-loop turn (macrotask), counted lazily. */
+  #currentTurn(): number {
+    if (!this.#turnPending) {
+      this.#turnPending = true;
+      setImmediate(this.#nextTurn);
+    }
+    return this.#turn;
+  }
+
+  #nextTurn = () => {
+    this.#turn++;
+    this.#turnPending = false;
+  };
 
   /** A session opened; it is shut down with the relay. */
   open(session: Closable): void {

@@ -44,7 +44,7 @@ function contextOf(ws: WebSocketConnection): WSContext<WebSocketConnection> {
 /** The message's bytes as an ArrayBuffer, copied only when the view does not span its whole buffer. */
 function exactBuffer(data: Uint8Array): ArrayBuffer {
   const whole = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength;
-  return (whole ? data.buffer : data.slice().buffer) as ArrayBuffer;
+  return (whole ? data.buffer : new Uint8Array(data).buffer) as ArrayBuffer;
 }
 
 /** The Hono WebSocket helper for this server. */

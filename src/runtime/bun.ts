@@ -487,7 +487,9 @@ export function listen(options: ListenOptions): Listener {
         }
       },
       data(socket, chunk) {
-        socket.data?.onData(chunk);
+        // Bun hands a Node `Buffer`, whose `slice()` is a view, not a copy: pass a plain Uint8Array so every
+        // layer above can rely on `slice()` copying, as the Conn contract's "copy what you keep" needs.
+        socket.data?.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
       },
       end(socket) {
         socket.data?.onPeerEnd();

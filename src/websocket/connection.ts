@@ -239,7 +239,8 @@ export class WebSocketConnection {
   /** §5.5.1: echo the peer's Close (unless we sent one first), then close TCP: the server closes first (§7.1.1). */
   #onCloseFrame(code: number, reason: string): void {
     if (!this.#closeSent) {
-      this.#sendClose(code === CLOSE_CODE.NoStatusReceived ? EMPTY_CLOSE_FRAME : encodeClose(code));
+      // Echo the code and the reason (already validated as UTF-8 of at most 123 bytes).
+      this.#sendClose(code === CLOSE_CODE.NoStatusReceived ? EMPTY_CLOSE_FRAME : encodeClose(code, reason));
     }
     this.#conn.end();
     this.#finish(code, reason, true);
