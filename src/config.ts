@@ -26,6 +26,10 @@ export interface Config {
   /** @default 300000 (300 s) */
   historyTtlMs: number;
   jwtSecret: string | null;
+  /** PEM file of an ES256 or RS256 public key for verifying tokens (instead of, or besides, the HS256 secret). */
+  jwtPublicKey: string | null;
+  /** Messages a connection may send per second (token bucket, burst of one second); past it, close 1008. 0 = off. */
+  maxMessagesPerSecond: number;
   /** @default "memory" */
   broker: string;
   /** @default 128 */
@@ -104,6 +108,18 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     help: "how long history is kept",
   },
   "jwt-secret": { key: "jwtSecret", kind: "string", default: null, help: "HS256 secret; turns auth on" },
+  "jwt-public-key": {
+    key: "jwtPublicKey",
+    kind: "string",
+    default: null,
+    help: "PEM file of an ES256/RS256 public key; turns auth on",
+  },
+  "max-messages-per-second": {
+    key: "maxMessagesPerSecond",
+    kind: "int",
+    default: 1000,
+    help: "messages a connection may send per second (burst: one second's worth); past it, close 1008; 0 = off",
+  },
   "broker": { key: "broker", kind: "string", default: "memory", help: "memory (redis://host:port later)" },
   "max-channels-per-connection": {
     key: "maxChannelsPerConnection",
@@ -183,7 +199,7 @@ export function parseConfig(
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new ConfigError("--tls-cert and --tls-key must be given together");
   }
-  if (result.jwtSecret !== null) {
+  if (result.jwtSecret !== null || result.jwtPublicKey !== null) {
     throw new ConfigError("--jwt-secret: authentication is not available in this version yet");
   }
   if (result.broker !== "memory") {
