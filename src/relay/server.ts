@@ -4,9 +4,9 @@
  */
 import type { Config } from "../config.ts";
 import { HttpServer } from "../http/mod.ts";
-import { MemoryBroker } from "../pubsub/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
+import { createBroker } from "./broker.ts";
 import { ConnectionLimiter } from "./connection_limits.ts";
 import { originPolicy } from "./origin.ts";
 import { Relay } from "./relay.ts";
@@ -35,7 +35,7 @@ export async function startRelay(
     ? { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) }
     : undefined;
   const secure = tls !== undefined;
-  const broker = new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtlMs });
+  const broker = await createBroker(config);
   const relay = new Relay(broker, {
     maxQueuedBytes: config.maxQueuedBytes,
     maxChannelsPerConnection: config.maxChannelsPerConnection,
