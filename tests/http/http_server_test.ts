@@ -22,7 +22,9 @@ const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: relay.test\r\n\r\n`
 describe("HttpServer", () => {
   it("counts connections and in-flight requests", async () => {
     let release = () => {};
-    const server = new HttpServer(() => new Promise((resolve) => release = () => resolve(new Response("done"))));
+    const server = new HttpServer(() =>
+      new Promise((resolve) => release = () => resolve(new Response("done")))
+    );
     const a = connect(server);
     connect(server);
     assert.equal(server.connections, 2);
@@ -37,7 +39,9 @@ describe("HttpServer", () => {
 
   it("closeIdle closes connections between requests and leaves busy ones alone", async () => {
     let release = () => {};
-    const server = new HttpServer(() => new Promise((resolve) => release = () => resolve(new Response("done"))));
+    const server = new HttpServer(() =>
+      new Promise((resolve) => release = () => resolve(new Response("done")))
+    );
     const idle = connect(server);
     const busy = connect(server);
     busy.push(get("/"));
@@ -53,7 +57,9 @@ describe("HttpServer", () => {
 
   it("shutdown closes idle connections at once and the others after their response, with connection: close", async () => {
     let release = () => {};
-    const server = new HttpServer(() => new Promise((resolve) => release = () => resolve(new Response("done"))));
+    const server = new HttpServer(() =>
+      new Promise((resolve) => release = () => resolve(new Response("done")))
+    );
     const idle = connect(server);
     const busy = connect(server);
     busy.push(get("/") + get("/second"));
@@ -88,7 +94,9 @@ describe("HttpServer", () => {
   });
 
   it("refuses invalid default headers when constructed", () => {
-    assert.throws(() => new HttpServer(() => new Response(), { defaultHeaders: [["x-a", "b\r\nx-injected: 1"]] }));
+    assert.throws(() =>
+      new HttpServer(() => new Response(), { defaultHeaders: [["x-a", "b\r\nx-injected: 1"]] })
+    );
     assert.throws(() => new HttpServer(() => new Response(), { limits: { maxBodyBytes: -1 } }), RangeError);
   });
 });

@@ -50,24 +50,32 @@ describe("serveHttp over a real TCP socket", () => {
     await server?.shutdown();
   });
 
-  it("answers fetch requests, GET and POST, on a keep-alive connection", { skip: runtime === null }, async () => {
-    const base = `http://127.0.0.1:${port}`;
-    const first = await fetch(`${base}/hello?x=1`);
-    assert.equal(first.status, 200);
-    assert.deepEqual(await first.json(), { path: "/hello", host: `127.0.0.1:${port}` });
-    const posted = await fetch(`${base}/p`, { method: "POST", body: "payload" });
-    assert.equal(await posted.text(), "echo:payload");
-  });
+  it(
+    "answers fetch requests, GET and POST, on a keep-alive connection",
+    { skip: runtime === null },
+    async () => {
+      const base = `http://127.0.0.1:${port}`;
+      const first = await fetch(`${base}/hello?x=1`);
+      assert.equal(first.status, 200);
+      assert.deepEqual(await first.json(), { path: "/hello", host: `127.0.0.1:${port}` });
+      const posted = await fetch(`${base}/p`, { method: "POST", body: "payload" });
+      assert.equal(await posted.text(), "echo:payload");
+    },
+  );
 
-  it("answers pipelined raw requests in order and closes on Connection: close", { skip: runtime === null }, async () => {
-    const text = await rawExchange(
-      port,
-      "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
-    );
-    const responses = readResponses(text);
-    assert.deepEqual(responses.map((r) => [r.status, JSON.parse(r.body).path]), [[200, "/a"], [200, "/b"]]);
-    assert.equal(responses[1].get("connection"), "close");
-  });
+  it(
+    "answers pipelined raw requests in order and closes on Connection: close",
+    { skip: runtime === null },
+    async () => {
+      const text = await rawExchange(
+        port,
+        "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+      );
+      const responses = readResponses(text);
+      assert.deepEqual(responses.map((r) => [r.status, JSON.parse(r.body).path]), [[200, "/a"], [200, "/b"]]);
+      assert.equal(responses[1].get("connection"), "close");
+    },
+  );
 
   it("answers a malformed raw request with 400 and closes", { skip: runtime === null }, async () => {
     const text = await rawExchange(port, "GET / HTTP/1.1\nHost: h\n\n");

@@ -101,13 +101,15 @@ describe("RequestParser valid input", () => {
   });
 
   it("accepts repeated identical Content-Length values", () => {
-    const { body } = expectOne("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc");
+    const { body } = expectOne(
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabc",
+    );
     assert.equal(body, "abc");
   });
 
   it("decodes a chunked body with chunk extensions, dropping trailers", () => {
     const input = "POST /c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n" +
-      "5;name=value\r\nhello\r\n1 ; x=\"y\"\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n";
+      '5;name=value\r\nhello\r\n1 ; x="y"\r\n \r\nA\r\n0123456789\r\n0\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n';
     const { head, body } = expectOne(input);
     assert.equal(head.chunked, true);
     assert.equal(body, "hello 0123456789");
@@ -139,7 +141,9 @@ describe("RequestParser valid input", () => {
 
   it("applies HTTP/1.0 and HTTP/1.1 keep-alive rules with case-insensitive Connection token lists", () => {
     const keepAlive = (version: string, connection: string | null) =>
-      expectOne(`GET / ${version}\r\nHost: a\r\n${connection === null ? "" : `Connection: ${connection}\r\n`}\r\n`)
+      expectOne(
+        `GET / ${version}\r\nHost: a\r\n${connection === null ? "" : `Connection: ${connection}\r\n`}\r\n`,
+      )
         .head.keepAlive;
     assert.equal(keepAlive("HTTP/1.1", null), true);
     assert.equal(keepAlive("HTTP/1.1", "foo, CLOSE"), false);
@@ -162,14 +166,18 @@ describe("RequestParser valid input", () => {
   });
 
   it("flags Expect: 100-continue on a request with a body, and Upgrade", () => {
-    const head = expectOne("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx").head;
+    const head =
+      expectOne("PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 1\r\n\r\nx").head;
     assert.equal(head.expectContinue, true);
     assert.equal(head.upgrade, false);
   });
 
   it("accepts IPv6 and port forms of Host, and GET with Content-Length: 0", () => {
     assert.equal(expectOne("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n").head.host, "[::1]:8080");
-    assert.equal(expectOne("GET / HTTP/1.1\r\nHost: a.b-c_d:1\r\nContent-Length: 0\r\n\r\n").head.contentLength, 0);
+    assert.equal(
+      expectOne("GET / HTTP/1.1\r\nHost: a.b-c_d:1\r\nContent-Length: 0\r\n\r\n").head.contentLength,
+      0,
+    );
   });
 
   it("scans a large head fed byte by byte in linear time", () => {
@@ -202,7 +210,12 @@ describe("RequestParser bad input", () => {
       400,
       "content_length_with_transfer_encoding",
     ],
-    ["gzip Transfer-Encoding", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n", 400, "unsupported_transfer_encoding"],
+    [
+      "gzip Transfer-Encoding",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n",
+      400,
+      "unsupported_transfer_encoding",
+    ],
     [
       "a coding list ending in chunked",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
@@ -215,20 +228,60 @@ describe("RequestParser bad input", () => {
       400,
       "unsupported_transfer_encoding",
     ],
-    ["Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "transfer_encoding_http10"],
+    [
+      "Transfer-Encoding in HTTP/1.0",
+      "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400,
+      "transfer_encoding_http10",
+    ],
     [
       "differing Content-Length headers",
       "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
       400,
       "conflicting_content_length",
     ],
-    ["a differing Content-Length list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n", 400, "conflicting_content_length"],
-    ["a signed Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n", 400, "invalid_content_length"],
-    ["a non-numeric Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3a\r\n\r\n", 400, "invalid_content_length"],
-    ["an empty Content-Length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, "invalid_content_length"],
-    ["a non-hex chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "invalid_chunk_size"],
-    ["a missing chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n;x\r\n", 400, "invalid_chunk_size"],
-    ["a signed chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n", 400, "invalid_chunk_size"],
+    [
+      "a differing Content-Length list",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 4\r\n\r\n",
+      400,
+      "conflicting_content_length",
+    ],
+    [
+      "a signed Content-Length",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\n",
+      400,
+      "invalid_content_length",
+    ],
+    [
+      "a non-numeric Content-Length",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3a\r\n\r\n",
+      400,
+      "invalid_content_length",
+    ],
+    [
+      "an empty Content-Length",
+      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n",
+      400,
+      "invalid_content_length",
+    ],
+    [
+      "a non-hex chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      400,
+      "invalid_chunk_size",
+    ],
+    [
+      "a missing chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n;x\r\n",
+      400,
+      "invalid_chunk_size",
+    ],
+    [
+      "a signed chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n",
+      400,
+      "invalid_chunk_size",
+    ],
     [
       "chunk data without CRLF",
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n",
@@ -241,7 +294,12 @@ describe("RequestParser bad input", () => {
       400,
       "invalid_chunk_extension",
     ],
-    ["a bare LF after a chunk size", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\n", 400, "bare_lf"],
+    [
+      "a bare LF after a chunk size",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\n",
+      400,
+      "bare_lf",
+    ],
     ["a control byte in the target", "GET /a\x01 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_target"],
     ["a fragment in the target", "GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_target"],
     ["non-ASCII in the target", "GET /caf\xe9 HTTP/1.1\r\nHost: a\r\n\r\n", 400, "invalid_target"],
@@ -259,11 +317,21 @@ describe("RequestParser bad input", () => {
     ["a Host port over 65535", "GET / HTTP/1.1\r\nHost: a:65536\r\n\r\n", 400, "invalid_host"],
     ["an unclosed IPv6 Host", "GET / HTTP/1.1\r\nHost: [::1\r\n\r\n", 400, "invalid_host"],
     ["GET with a body", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", 400, "body_not_allowed"],
-    ["HEAD with a chunked body", "HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "body_not_allowed"],
+    [
+      "HEAD with a chunked body",
+      "HEAD / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+      400,
+      "body_not_allowed",
+    ],
     ["HTTP/2.0", "GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505, "version_not_supported"],
     ["HTTP/1.2", "GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505, "version_not_supported"],
     ["HTTP/0.9-style version 0.9", "GET / HTTP/0.9\r\n\r\n", 505, "version_not_supported"],
-    ["an unknown expectation", "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", 417, "unsupported_expectation"],
+    [
+      "an unknown expectation",
+      "POST / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n",
+      417,
+      "unsupported_expectation",
+    ],
     [
       "a request line over the limit",
       `GET /${"a".repeat(100)} HTTP/1.1\r\nHost: a\r\n\r\n`,
@@ -278,8 +346,12 @@ describe("RequestParser bad input", () => {
       "request_line_too_long",
       { maxRequestLineBytes: 64 },
     ],
-    ["too many headers", `${GET}${"X: y\r\n".repeat(5)}\r\n`, 431, "headers_too_large", { maxHeaderCount: 5 }],
-    ["a header block over the limit", `${GET}X: ${"y".repeat(80)}\r\n\r\n`, 431, "headers_too_large", { maxHeaderBytes: 64 }],
+    ["too many headers", `${GET}${"X: y\r\n".repeat(5)}\r\n`, 431, "headers_too_large", {
+      maxHeaderCount: 5,
+    }],
+    ["a header block over the limit", `${GET}X: ${"y".repeat(80)}\r\n\r\n`, 431, "headers_too_large", {
+      maxHeaderBytes: 64,
+    }],
     ["an unterminated header block over the limit", `${GET}X: ${"y".repeat(80)}`, 431, "headers_too_large", {
       maxHeaderBytes: 64,
     }],

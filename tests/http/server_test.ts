@@ -48,7 +48,9 @@ describe("serveHttp responses", () => {
       urls.push(req.url);
       return text("");
     });
-    conn.push(get("//evil.example/x?a=1") + "GET http://evil.example/y HTTP/1.1\r\nHost: relay.test:8080\r\n\r\n");
+    conn.push(
+      get("//evil.example/x?a=1") + "GET http://evil.example/y HTTP/1.1\r\nHost: relay.test:8080\r\n\r\n",
+    );
     await until(() => urls.length === 2);
     assert.deepEqual(urls, ["http://relay.test//evil.example/x?a=1", "http://relay.test:8080/y"]);
   });
@@ -119,7 +121,10 @@ describe("serveHttp responses", () => {
     conn.push(get("/"));
     await until(() => readResponses(conn.text()).length === 1);
     const [res] = readResponses(conn.text());
-    assert.deepEqual(res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v), ["a=1; Path=/", "b=2, c"]);
+    assert.deepEqual(res.headers.filter(([n]) => n === "set-cookie").map(([, v]) => v), [
+      "a=1; Path=/",
+      "b=2, c",
+    ]);
     assert.equal(res.get("content-type"), "application/json");
   });
 });
@@ -165,7 +170,9 @@ describe("serveHttp keep-alive and pipelining", () => {
   it("pauses reading while more than 64 KiB of pipelined bytes wait, and resumes after", async () => {
     let release = () => {};
     const conn = serve((req) =>
-      new URL(req.url).pathname === "/slow" ? new Promise((r) => release = () => r(text("slow"))) : text("fast")
+      new URL(req.url).pathname === "/slow"
+        ? new Promise((r) => release = () => r(text("slow")))
+        : text("fast")
     );
     conn.push(get("/slow"));
     await settle();
@@ -234,7 +241,11 @@ describe("serveHttp streaming responses", () => {
     conn.push(get("/"));
     await until(() => readResponses(conn.text()).length === 1);
     const [res] = readResponses(conn.text());
-    assert.deepEqual([res.get("content-length"), res.get("transfer-encoding"), res.body], ["4", undefined, "abcd"]);
+    assert.deepEqual([res.get("content-length"), res.get("transfer-encoding"), res.body], [
+      "4",
+      undefined,
+      "abcd",
+    ]);
   });
 
   it("honours a Content-Length the app set on a streamed body", async () => {
@@ -249,7 +260,11 @@ describe("serveHttp streaming responses", () => {
     controller.close();
     await until(() => readResponses(conn.text()).length === 1);
     const [res] = readResponses(conn.text());
-    assert.deepEqual([res.get("content-length"), res.get("transfer-encoding"), res.body], ["6", undefined, "abcdef"]);
+    assert.deepEqual([res.get("content-length"), res.get("transfer-encoding"), res.body], [
+      "6",
+      undefined,
+      "abcdef",
+    ]);
   });
 
   it("waits for drain when the connection reports backpressure", async () => {
@@ -303,12 +318,22 @@ describe("serveHttp upgrade hand-off", () => {
     const conn = serve(async (_req, info) => {
       info.upgrade((c, head) => {
         handed = { conn: c, head: latin1(head) };
-        const handler: ConnHandler = { data: (d) => void later.push(latin1(d)), end() {}, drain() {}, close() {} };
+        const handler: ConnHandler = {
+          data: (d) => void later.push(latin1(d)),
+          end() {},
+          drain() {},
+          close() {},
+        };
         c.setHandler(handler);
       });
       await delay(5);
       return text("ignored", {
-        headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-accept": "abc=", "x-extra": "1" },
+        headers: {
+          upgrade: "websocket",
+          connection: "Upgrade",
+          "sec-websocket-accept": "abc=",
+          "x-extra": "1",
+        },
       });
     });
     conn.push(bytes(upgradeHead + "\x81\x85first"));
@@ -382,9 +407,19 @@ describe("serveHttp errors", () => {
   const limits = { maxRequestLineBytes: 64, maxHeaderBytes: 128, maxHeaderCount: 4, maxBodyBytes: 8 };
   const cases: [string, string, number, string][] = [
     ["a bare LF", "GET / HTTP/1.1\nHost: h\r\n\r\n", 400, "bare_lf"],
-    ["a long request line", `GET /${"a".repeat(80)} HTTP/1.1\r\nHost: h\r\n\r\n`, 414, "request_line_too_long"],
+    [
+      "a long request line",
+      `GET /${"a".repeat(80)} HTTP/1.1\r\nHost: h\r\n\r\n`,
+      414,
+      "request_line_too_long",
+    ],
     ["too many headers", get("/", "A: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n"), 431, "headers_too_large"],
-    ["a large body", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n123456789", 413, "body_too_large"],
+    [
+      "a large body",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 9\r\n\r\n123456789",
+      413,
+      "body_too_large",
+    ],
     ["HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "version_not_supported"],
     ["a GET with a body", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", 400, "body_not_allowed"],
     ["TRACE", "TRACE / HTTP/1.1\r\nHost: h\r\n\r\n", 501, "method_not_supported"],
