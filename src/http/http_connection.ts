@@ -47,13 +47,15 @@ class Exchange implements RequestInfo {
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly secure: boolean;
+  readonly httpVersion: "1.0" | "1.1";
   onUpgrade: UpgradeHandler | null = null;
   open = true;
 
-  constructor(conn: Conn) {
+  constructor(conn: Conn, minorVersion: 0 | 1) {
     this.remoteAddress = conn.remoteAddress;
     this.remotePort = conn.remotePort;
     this.secure = conn.secure;
+    this.httpVersion = minorVersion === 0 ? "1.0" : "1.1";
   }
 
   upgrade(onUpgrade: UpgradeHandler): void {
@@ -188,7 +190,7 @@ export class HttpConnection implements ConnHandler {
       this.#fail(error);
       return;
     }
-    const exchange = new Exchange(this.conn);
+    const exchange = new Exchange(this.conn, head.minorVersion);
     let result: Response | Promise<Response>;
     try {
       result = this.#handler(request, exchange);

@@ -18,6 +18,8 @@ export interface RequestInfo {
   readonly remotePort: number;
   /** True on TLS connections (the request URL is `https://`). */
   readonly secure: boolean;
+  /** The request's HTTP version (a WebSocket handshake needs 1.1, RFC 6455 §4.2.1). */
+  readonly httpVersion: "1.0" | "1.1";
   /**
    * Registers the taker of the connection. Call it while handling the request and return a 200 Response
    * whose headers are those of the 101 (Upgrade, Connection, Sec-WebSocket-Accept, …); the server then

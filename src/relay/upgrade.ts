@@ -51,6 +51,12 @@ function exactBuffer(data: Uint8Array): ArrayBuffer {
 export const upgradeWebSocket = defineWebSocketHelper<WebSocketConnection, UpgradeOptions>(
   (c: Context, events, options = {}) => {
     const info = c.env as RequestInfo;
+    if (info.httpVersion !== "1.1") {
+      // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
+      return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400, {
+        connection: "close",
+      });
+    }
     const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
       protocols: options.protocols ?? [],
     });
