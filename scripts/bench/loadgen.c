@@ -86,7 +86,7 @@ typedef struct {
 static const char *opt_host = "127.0.0.1";
 static int opt_port = 0;
 static const char *opt_prefix = "/ws/bench-";
-static int opt_channels = 1, opt_clients = 16, opt_publishers = 16, opt_size = 32, opt_window = 8;
+static int opt_channels = 1, opt_clients = 16, opt_publishers = -1 /* all */, opt_size = 32, opt_window = 8;
 static double opt_warmup = 1.0, opt_duration = 3.0, opt_rate = 0.0, opt_connect_timeout = 30.0;
 static int opt_idle = 0, opt_server_pid = 0, opt_connect_concurrency = 128, opt_server_core = -1, opt_client_core = -1;
 
@@ -102,6 +102,9 @@ static uint8_t rbuf[READ_BUFFER_BYTES];
 static int measuring = 0;
 static uint64_t win_deliveries, win_sent, all_deliveries, all_sent;
 static uint64_t gaps, reorders, bad, closes, errors_count, opened;
+/* the first close frame the server sent (RFC 6455 section 7.4 code, reason), for diagnostics */
+static int first_close_code = -1;
+static char first_close_reason[126];
 static uint64_t *lat_fine, *lat_coarse, lat_count, lat_max_us;
 static volatile sig_atomic_t stop_flag = 0;
 
@@ -421,6 +424,15 @@ static void parse_frames(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
         conn_flush(c);
         break;
       case OP_CLOSE:
+        if (first_close_code < 0) {
+          first_close_code = c->ctrl_len >= 2 ? (c->ctrl[0] << 8) | c->ctrl[1] : 1005;
+          int n = c->ctrl_len > 2 ? c->ctrl_len - 2 : 0;
+          for (int i = 0; i < n; i++) { /* keep the JSON output valid */
+            uint8_t ch = c->ctrl[2 + i];
+            first_close_reason[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\' ? (char)ch : '?';
+          }
+          first_close_reason[n] = 0;
+        }
         closes++;
         conn_close(c);
         return;
@@ -534,7 +546,7 @@ static void on_event(conn_t *c, uint32_t events, uint64_t now) {
 static void usage(void) {
   fprintf(stderr,
           "usage: loadgen --port P [--host 127.0.0.1] [--path-prefix /ws/bench-] [--channels M]\n"
-          "  [--clients K (per channel)] [--publishers P (per channel)] [--size BYTES] [--window W]\n"
+          "  [--clients K (per channel)] [--publishers P (per channel; default all)] [--size BYTES] [--window W]\n"
           "  [--warmup S] [--duration S] [--rate DELIVERIES_PER_S] [--idle] [--server-pid PID]\n"
           "  [--server-core N] [--client-core N] (report how busy those cores were, for contention checks)\n");
   exit(2);
@@ -627,10 +639,11 @@ int main(int argc, char **argv) {
     else usage();
 #undef ARG
   }
-  if (opt_port <= 0 || opt_channels < 1 || opt_clients < 1 || opt_publishers < 0 || opt_publishers > opt_clients ||
+  if (opt_idle) opt_publishers = 0;
+  if (opt_publishers < 0) opt_publishers = opt_clients;
+  if (opt_port <= 0 || opt_channels < 1 || opt_clients < 1 || opt_publishers > opt_clients ||
       opt_size < STAMP_BYTES || opt_window < 1)
     usage();
-  if (opt_idle) opt_publishers = 0;
 
   /* one descriptor per client plus slack; the hard limit is the ceiling we may raise to */
   struct rlimit rl;
@@ -767,7 +780,8 @@ int main(int argc, char **argv) {
          "\"server_core_busy_ticks\":%lld,\"client_core_busy_ticks\":%lld,"
          "\"latency_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu,\"count\":%llu},"
          "\"gaps\":%llu,\"reorders\":%llu,\"bad\":%llu,\"closes\":%llu,\"errors\":%llu,"
-         "\"rss_before_kib\":%lld,\"rss_after_kib\":%lld,\"interrupted\":%s}\n",
+         "\"rss_before_kib\":%lld,\"rss_after_kib\":%lld,\"close_code\":%d,\"close_reason\":\"%s\","
+         "\"interrupted\":%s}\n",
          stop_flag ? "false" : "true", opt_idle ? "idle" : opt_rate > 0 ? "rate" : "closed", opt_channels,
          opt_clients, opt_publishers, nconns, (unsigned long long)open_at_end, opt_size, opt_window, opt_rate,
          connect_ms, secs, (unsigned long long)win_deliveries, (unsigned long long)win_sent,
@@ -776,7 +790,8 @@ int main(int argc, char **argv) {
          lat_percentile(0.5), lat_percentile(0.9), lat_percentile(0.99), lat_percentile(0.999),
          (unsigned long long)lat_max_us, (unsigned long long)lat_count, (unsigned long long)gaps,
          (unsigned long long)reorders, (unsigned long long)bad, (unsigned long long)closes,
-         (unsigned long long)errors_count, rss_before, rss_after, stop_flag ? "true" : "false");
+         (unsigned long long)errors_count, rss_before, rss_after, first_close_code, first_close_reason,
+         stop_flag ? "true" : "false");
   fflush(stdout);
   return 0;
 }

@@ -39,6 +39,9 @@ export interface LoadgenResult {
   errors: number;
   rss_before_kib: number;
   rss_after_kib: number;
+  /** The first close frame the server sent: code (-1: none) and reason. */
+  close_code: number;
+  close_reason: string;
 }
 
 /** Compiles `loadgen.c` unless an up-to-date binary exists; returns its path. */

@@ -117,7 +117,12 @@ export function summarize(
   if (r.gaps) rec.issues.push(`${r.gaps} lost`);
   if (r.reorders) rec.issues.push(`${r.reorders} out of order`);
   if (r.bad) rec.issues.push(`${r.bad} malformed`);
-  if (r.closes || r.open_at_end < r.connections) rec.issues.push(`${r.connections - r.open_at_end} closed`);
+  if (r.closes || r.open_at_end < r.connections) {
+    const code = r.close_code >= 0
+      ? ` (close ${r.close_code}${r.close_reason ? ` ${r.close_reason}` : ""})`
+      : "";
+    rec.issues.push(`${r.connections - r.open_at_end} closed${code}`);
+  }
   return rec;
 }
 

@@ -148,6 +148,6 @@ export const QUICK_TIMING: Readonly<Timing> = Object.freeze({
   warmupS: 0.5,
   measureS: 1.5,
   holdS: 1,
-  httpWarmupS: 0.5,
-  httpMeasureS: 1.5,
+  httpWarmupS: 1,
+  httpMeasureS: 1,
 });
