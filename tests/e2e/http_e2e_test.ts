@@ -1,7 +1,7 @@
 /**
  * Black-box tests of the relay's own HTTP/1.1 server: the real relay as a subprocess, talked to only by
  * independent clients (`fetch`, `curl`, raw `node:net` sockets for bytes no client library would send).
- * Limits and statuses follow `src/http/limits.ts` and `src/http/request_head.ts` (RFC 9110, RFC 9112).
+ * Limits, statuses and error codes follow docs/http.md (RFC 9110, RFC 9112).
  * @module
  */
 import { after, before, describe, it } from "node:test";
@@ -135,10 +135,11 @@ describe("the relay's HTTP/1.1 server, with independent clients", () => {
       }
     });
 
-    // RFC 9110 §9.3.2 lets HEAD carry the GET's Content-Length. Hono answers HEAD with a null body, so the HTTP
-    // layer never learns the length and sends none; run this case again once it does.
+    // RFC 9110 §9.3.2 lets HEAD carry the GET's Content-Length. Hono answers HEAD with a body-less copy of the
+    // GET response, so the HTTP layer only knows the length when the route sets it (docs/http.md, Responses),
+    // and /healthz does not yet.
     it("HEAD /healthz carries the content-length a GET would have", {
-      todo: "HEAD responses carry no content-length yet (Hono's HEAD response has a null body)",
+      todo: "/healthz sets no content-length, so its HEAD response carries none",
     }, async () => {
       const { text, closed } = await exchange(
         port,
@@ -312,85 +313,76 @@ describe("the relay's HTTP/1.1 server, with independent clients", () => {
   describe("malformed requests get a status, connection: close, and a closed connection", () => {
     const bigHeaders = Array.from({ length: 20 }, (_, i) => `X-Big-${i}: ${"a".repeat(1000)}`);
     const manyHeaders = Array.from({ length: 101 }, (_, i) => `X-H-${i}: v`);
-    const cases: [string, string, number][] = [
-      ["bare LF line ends", "GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n", 400],
-      ["obs-fold", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-A: a", " folded"), 400],
-      ["whitespace before a colon", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-A : a"), 400],
-      ["an empty header name", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", ": a"), 400],
-      ["invalid header name characters", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X@A: a"), 400],
-      ["NUL in a header value", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-A: a\0b"), 400],
-      ["CR in a header value", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-A: a\rb"), 400],
-      ["0x01 in a header value", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "X-A: a\x01b"), 400],
+    const get = (...lines: string[]) => head("GET /healthz HTTP/1.1", ...lines);
+    const post = (...lines: string[]) =>
+      head("POST /channels/e2e/messages HTTP/1.1", "Host: 127.0.0.1", ...lines);
+    /** [what, request bytes, status, error code (docs/http.md, "Error responses")]. */
+    const cases: [string, string, number, string][] = [
+      ["bare LF line ends", "GET /healthz HTTP/1.1\nHost: 127.0.0.1\n\n", 400, "bare_lf"],
+      ["obs-fold", get("Host: 127.0.0.1", "X-A: a", " folded"), 400, "obs_fold"],
+      ["whitespace before a colon", get("Host: 127.0.0.1", "X-A : a"), 400, "whitespace_before_colon"],
+      ["an empty header name", get("Host: 127.0.0.1", ": a"), 400, "empty_header_name"],
+      ["invalid header name characters", get("Host: 127.0.0.1", "X@A: a"), 400, "invalid_header_name"],
+      ["NUL in a header value", get("Host: 127.0.0.1", "X-A: a\0b"), 400, "invalid_header_value"],
+      ["CR in a header value", get("Host: 127.0.0.1", "X-A: a\rb"), 400, "invalid_header_value"],
+      ["0x01 in a header value", get("Host: 127.0.0.1", "X-A: a\x01b"), 400, "invalid_header_value"],
       [
         "Content-Length with Transfer-Encoding",
-        head(
-          "POST /channels/e2e/messages HTTP/1.1",
-          "Host: 127.0.0.1",
-          "Content-Length: 5",
-          "Transfer-Encoding: chunked",
-        ) + "0\r\n\r\n",
+        post("Content-Length: 5", "Transfer-Encoding: chunked") + "0\r\n\r\n",
         400,
+        "content_length_with_transfer_encoding",
       ],
       [
         "differing duplicate Content-Length",
-        head(
-          "POST /channels/e2e/messages HTTP/1.1",
-          "Host: 127.0.0.1",
-          "Content-Length: 5",
-          "Content-Length: 6",
-        ) +
-        "hello!",
+        post("Content-Length: 5", "Content-Length: 6") + "hello!",
         400,
+        "conflicting_content_length",
+      ],
+      ["a signed Content-Length", post("Content-Length: +5") + "hello", 400, "invalid_content_length"],
+      [
+        "Transfer-Encoding other than exactly chunked",
+        post("Transfer-Encoding: chunked, identity") + "0\r\n\r\n",
+        400,
+        "unsupported_transfer_encoding",
       ],
       [
         "an invalid chunk size",
-        head("POST /channels/e2e/messages HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked") +
-        "zz\r\nhello\r\n0\r\n\r\n",
+        post("Transfer-Encoding: chunked") + "zz\r\nhello\r\n0\r\n\r\n",
         400,
-      ],
-      [
-        "Transfer-Encoding other than chunked alone",
-        head(
-          "POST /channels/e2e/messages HTTP/1.1",
-          "Host: 127.0.0.1",
-          "Transfer-Encoding: chunked, identity",
-        ) +
-        "0\r\n\r\n",
-        400,
-      ],
-      [
-        "a signed Content-Length",
-        head("POST /channels/e2e/messages HTTP/1.1", "Host: 127.0.0.1", "Content-Length: +5") + "hello",
-        400,
+        "invalid_chunk_size",
       ],
       [
         "chunk data not followed by CRLF",
-        head("POST /channels/e2e/messages HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked") +
-        "5\r\nhelloXX0\r\n\r\n",
+        post("Transfer-Encoding: chunked") + "5\r\nhelloXX0\r\n\r\n",
         400,
+        "invalid_chunk",
       ],
-      ["two Host headers", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", "Host: evil.example"), 400],
-      ["an invalid Host", head("GET /healthz HTTP/1.1", "Host: a b/c"), 400],
-      ["two spaces in the request line", head("GET  /healthz HTTP/1.1", "Host: 127.0.0.1"), 400],
-      ["a request line over 8 KiB (414)", head(`GET /${"a".repeat(9000)} HTTP/1.1`, "Host: 127.0.0.1"), 414],
-      ["more than 100 headers (431)", head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", ...manyHeaders), 431],
+      ["two Host headers", get("Host: 127.0.0.1", "Host: evil.example"), 400, "duplicate_host"],
+      ["an invalid Host", get("Host: a b/c"), 400, "invalid_host"],
+      ["HTTP/1.1 without Host", get(), 400, "missing_host"],
       [
-        "a header block over 16 KiB (431)",
-        head("GET /healthz HTTP/1.1", "Host: 127.0.0.1", ...bigHeaders),
-        431,
+        "two spaces in the request line",
+        head("GET  /healthz HTTP/1.1", "Host: 127.0.0.1"),
+        400,
+        "invalid_target",
       ],
-      ["HTTP/2.0 (505)", head("GET /healthz HTTP/2.0", "Host: 127.0.0.1"), 505],
       [
-        "HTTP/1.2 (505: an HTTP/1 minor version the server does not speak)",
-        head("GET /healthz HTTP/1.2", "Host: 127.0.0.1"),
-        505,
+        "a request line over 8 KiB",
+        head(`GET /${"a".repeat(9000)} HTTP/1.1`, "Host: 127.0.0.1"),
+        414,
+        "request_line_too_long",
       ],
-      ["FOO/1.1 (400: not an HTTP version)", head("GET /healthz FOO/1.1", "Host: 127.0.0.1"), 400],
-      ["HTTP/1.1 without Host", head("GET /healthz HTTP/1.1"), 400],
+      ["more than 100 headers", get("Host: 127.0.0.1", ...manyHeaders), 431, "headers_too_large"],
+      ["a header block over 16 KiB", get("Host: 127.0.0.1", ...bigHeaders), 431, "headers_too_large"],
+      ["HTTP/2.0", head("GET /healthz HTTP/2.0", "Host: 127.0.0.1"), 505, "version_not_supported"],
+      // docs/http.md: 505 for any well-formed version but 1.0 and 1.1; 400 for what is not HTTP-version.
+      ["HTTP/1.2", head("GET /healthz HTTP/1.2", "Host: 127.0.0.1"), 505, "version_not_supported"],
+      ["FOO/1.1", head("GET /healthz FOO/1.1", "Host: 127.0.0.1"), 400, "invalid_version"],
     ];
-    for (const [name, request, status] of cases) {
-      it(`${name} → ${status}, and a new connection is still served`, async () => {
-        await assertRefused(port, request, status);
+    for (const [name, request, status, code] of cases) {
+      it(`${name} → ${status} ${code}, and a new connection is still served`, async () => {
+        const response = await assertRefused(port, request, status);
+        assert.equal(JSON.parse(response.body).error, code);
         await assertStillServing(port);
       });
     }
@@ -520,6 +512,7 @@ describe("the relay's HTTP/1.1 server, with independent clients", () => {
         const { responses } = parseResponses(text, { eof: true });
         assert.equal(responses.length, 1, JSON.stringify(text));
         assert.equal(responses[0].status, 408);
+        assert.equal(JSON.parse(responses[0].body).error, "head_timeout");
         assert.equal(responses[0].get("connection")?.toLowerCase(), "close");
       }
       await assertStillServing(port);
@@ -539,7 +532,7 @@ describe("the relay's HTTP/1.1 server with --max-message-bytes 1000", () => {
   });
 
   it("a 2000-byte body with Content-Length → 413, and a new connection is still served", async () => {
-    await assertRefused(
+    const response = await assertRefused(
       relay.port,
       head(
         "POST /channels/e2e/messages HTTP/1.1",
@@ -549,11 +542,12 @@ describe("the relay's HTTP/1.1 server with --max-message-bytes 1000", () => {
       ) + "x".repeat(2000),
       413,
     );
+    assert.equal(JSON.parse(response.body).error, "body_too_large");
     await assertStillServing(relay.port);
   });
 
   it("a 2000-byte chunked body → 413, and a new connection is still served", async () => {
-    await assertRefused(
+    const response = await assertRefused(
       relay.port,
       head(
         "POST /channels/e2e/messages HTTP/1.1",
@@ -563,6 +557,7 @@ describe("the relay's HTTP/1.1 server with --max-message-bytes 1000", () => {
       ) + `3e8\r\n${"x".repeat(1000)}\r\n3e8\r\n${"x".repeat(1000)}\r\n0\r\n\r\n`,
       413,
     );
+    assert.equal(JSON.parse(response.body).error, "body_too_large");
     await assertStillServing(relay.port);
   });
 
