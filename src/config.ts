@@ -25,10 +25,14 @@ export interface Config {
   historySize: number;
   /** @default 300000 (300 s) */
   historyTtlMs: number;
+  /** HS256 secret (at least 32 bytes); with it or `jwtPublicKey`, every subscribe and publish needs a token. */
   jwtSecret: string | null;
   /** PEM file of an ES256 or RS256 public key for verifying tokens (instead of, or besides, the HS256 secret). */
   jwtPublicKey: string | null;
-  /** Messages a connection may send per second (token bucket, burst of one second); past it, close 1008. 0 = off. */
+  /**
+   * Messages a connection may send per second (token bucket, burst of one second); past it, close 1008. 0 = off.
+   * @default 1000
+   */
   maxMessagesPerSecond: number;
   /** @default "memory" */
   broker: string;
@@ -41,6 +45,9 @@ export interface Config {
   /** @default 1024 */
   maxConnectionsPerIp: number;
 }
+
+/** Shortest HS256 secret accepted (256 bits, RFC 7518 §3.2). */
+export const MIN_JWT_SECRET_BYTES = 32;
 
 /** A flag or value the relay cannot run with. main.ts prints the message and exits 2. */
 export class ConfigError extends Error {
@@ -107,7 +114,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 300_000,
     help: "how long history is kept",
   },
-  "jwt-secret": { key: "jwtSecret", kind: "string", default: null, help: "HS256 secret; turns auth on" },
+  "jwt-secret": {
+    key: "jwtSecret",
+    kind: "string",
+    default: null,
+    help: "HS256 secret (at least 32 bytes); turns auth on",
+  },
   "jwt-public-key": {
     key: "jwtPublicKey",
     kind: "string",
@@ -118,7 +130,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     key: "maxMessagesPerSecond",
     kind: "int",
     default: 1000,
-    help: "messages a connection may send per second (burst: one second's worth); past it, close 1008; 0 = off",
+    help:
+      "messages a connection may send per second (burst: one second's worth); past it, close 1008; 0 = off",
   },
   "broker": { key: "broker", kind: "string", default: "memory", help: "memory (redis://host:port later)" },
   "max-channels-per-connection": {
@@ -199,8 +212,9 @@ export function parseConfig(
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new ConfigError("--tls-cert and --tls-key must be given together");
   }
-  if (result.jwtSecret !== null || result.jwtPublicKey !== null) {
-    throw new ConfigError("--jwt-secret: authentication is not available in this version yet");
+  // RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
+  if (result.jwtSecret !== null && new TextEncoder().encode(result.jwtSecret).length < MIN_JWT_SECRET_BYTES) {
+    throw new ConfigError(`--jwt-secret: must be at least ${MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)`);
   }
   if (result.broker !== "memory") {
     throw new ConfigError(`--broker: only 'memory' is available in this version, got '${result.broker}'`);

@@ -1,6 +1,10 @@
 /**
  * Envelope mode (`GET /ws`, subprotocol `relay.v1`): JSON commands on one connection for many channels, with
  * sequence numbers, acknowledgements and all-or-nothing resume.
+ *
+ * With auth on, each subscribe and publish is checked against the token of the upgrade request; a channel it
+ * does not grant gets an `error` with code `forbidden` (the connection stays open). A token that expires, or a
+ * client past its message rate, is closed with 1008.
  * @module
  */
 import type { WSEvents } from "hono/ws";
@@ -17,6 +21,7 @@ import {
   unsubscribedEnvelope,
 } from "./envelope.ts";
 import { type Relay, type RelaySocket, settle } from "./relay.ts";
+import { SessionGuard, type SessionPolicy } from "./session_guard.ts";
 
 /**
  * Invalid commands a connection may send before it is closed with 1008: a token bucket of this many, refilled
@@ -36,11 +41,14 @@ export class EnvelopeSession {
   #errorTokens = ERROR_BUDGET;
   #errorStamp = Date.now();
   #closed = false;
+  readonly #guard: SessionGuard;
 
-  constructor(relay: Relay, socket: RelaySocket) {
+  constructor(relay: Relay, socket: RelaySocket, policy: SessionPolicy) {
     this.#relay = relay;
     this.socket = socket;
+    this.#guard = new SessionGuard(socket, policy);
     relay.open(this);
+    this.#guard.start();
   }
 
   subscribed(state: SubscribedState): void {
@@ -53,6 +61,7 @@ export class EnvelopeSession {
 
   /** A text frame from the client. */
   receive(text: string): void {
+    if (!this.#guard.admit()) return;
     const command = parseCommand(text);
     if ("error" in command) {
       this.#reject(command);
@@ -80,11 +89,13 @@ export class EnvelopeSession {
 
   /** A binary frame: the envelope protocol is JSON text only (RFC 6455 §7.4.1, 1003). */
   receiveBinary(): void {
+    if (!this.#guard.admit()) return;
     this.socket.close(CLOSE_CODE.UnsupportedData, "relay.v1 takes JSON text frames only");
   }
 
   closed(): void {
     this.#closed = true;
+    this.#guard.stop();
     for (const channel of this.#channels) this.#relay.registry.leave(channel, this);
     this.#channels.clear();
     this.#relay.closed(this);
@@ -96,6 +107,10 @@ export class EnvelopeSession {
 
   #subscribe(command: Extract<Command, { type: "subscribe" }>): void {
     const { channel } = command;
+    if (!this.#guard.permissions.canSubscribe(channel)) {
+      this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to subscribe to ${channel}`));
+      return;
+    }
     if (this.#channels.has(channel)) {
       // A repeated subscribe is a resync: leave, then join again with the new `since`.
       this.#relay.registry.leave(channel, this);
@@ -130,6 +145,10 @@ export class EnvelopeSession {
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
     const { id, channel } = command;
+    if (!this.#guard.permissions.canPublish(channel)) {
+      this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to publish to ${channel}`));
+      return;
+    }
     settle(() => this.#relay.publish(channel, command.data), (message) => {
       if (!this.#closed) this.socket.sendText(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
@@ -161,10 +180,10 @@ export class EnvelopeSession {
 }
 
 /** Hono WebSocket events of an envelope-mode connection. */
-export function envelopeSessionEvents(relay: Relay): WSEvents<RelaySocket> {
+export function envelopeSessionEvents(relay: Relay, policy: SessionPolicy): WSEvents<RelaySocket> {
   let session: EnvelopeSession | undefined;
   return {
-    onOpen: (_event, ws) => session = new EnvelopeSession(relay, ws.raw!),
+    onOpen: (_event, ws) => session = new EnvelopeSession(relay, ws.raw!, policy),
     onMessage: (event) =>
       typeof event.data === "string" ? session?.receive(event.data) : session?.receiveBinary(),
     onClose: () => session?.closed(),

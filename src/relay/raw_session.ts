@@ -1,12 +1,17 @@
 /**
  * Raw mode (`GET /ws/:channel`): any RFC 6455 client, no library. Every message the client sends is published
  * to the channel unchanged; every message of the channel reaches the client, its own included.
+ *
+ * The route checked `subscribe` permission before the 101; a message from a client whose token does not allow
+ * `publish` on the channel closes the connection with 1008, as does a token that expires or a client past its
+ * message rate.
  * @module
  */
 import type { WSEvents } from "hono/ws";
 import type { ChannelMessage } from "../pubsub/mod.ts";
 import { CLOSE_CODE } from "../websocket/mod.ts";
 import { type Relay, type RelaySocket, settle } from "./relay.ts";
+import { SessionGuard, type SessionPolicy } from "./session_guard.ts";
 
 /** One raw-mode connection: a subscriber of exactly one channel. */
 export class RawSession {
@@ -15,13 +20,19 @@ export class RawSession {
   turn = -1;
   turnBytes = 0;
   readonly #channel: string;
+  readonly #guard: SessionGuard;
+  /** Decided once: the token cannot change during the connection. */
+  readonly #mayPublish: boolean;
 
-  constructor(relay: Relay, socket: RelaySocket, channel: string) {
+  constructor(relay: Relay, socket: RelaySocket, channel: string, policy: SessionPolicy) {
     this.#relay = relay;
     this.socket = socket;
     this.#channel = channel;
+    this.#guard = new SessionGuard(socket, policy);
+    this.#mayPublish = policy.permissions.canPublish(channel);
     relay.open(this);
     settle(() => relay.registry.join(channel, this), () => {}, (error) => this.#unavailable(error));
+    this.#guard.start();
   }
 
   subscribed(): void {
@@ -34,10 +45,16 @@ export class RawSession {
 
   /** A message from the client: publish it as it is (text stays text, binary stays binary). */
   receive(data: string | Uint8Array): void {
+    if (!this.#guard.admit()) return;
+    if (!this.#mayPublish) {
+      this.#guard.refuse("not allowed to publish to this channel");
+      return;
+    }
     settle(() => this.#relay.publish(this.#channel, data), () => {}, (error) => this.#unavailable(error));
   }
 
   closed(): void {
+    this.#guard.stop();
     this.#relay.registry.leave(this.#channel, this);
     this.#relay.closed(this);
   }
@@ -53,10 +70,14 @@ export class RawSession {
 }
 
 /** Hono WebSocket events of a raw-mode connection to `channel`. */
-export function rawSessionEvents(relay: Relay, channel: string): WSEvents<RelaySocket> {
+export function rawSessionEvents(
+  relay: Relay,
+  channel: string,
+  policy: SessionPolicy,
+): WSEvents<RelaySocket> {
   let session: RawSession | undefined;
   return {
-    onOpen: (_event, ws) => session = new RawSession(relay, ws.raw!, channel),
+    onOpen: (_event, ws) => session = new RawSession(relay, ws.raw!, channel, policy),
     onMessage: (event) =>
       session?.receive(
         typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer),

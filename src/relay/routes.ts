@@ -1,16 +1,22 @@
 /**
  * The relay's routes: WebSocket upgrades (raw and envelope mode) and the HTTP channel API.
+ *
+ * With auth on, every route but `/healthz` and `/readyz` needs a token (401 before any 101 without a valid
+ * one): raw upgrades and history reads need `subscribe` on the channel, HTTP publish needs `publish` (403
+ * otherwise), and `GET /channels` lists only the channels the token may subscribe to.
  * @module
  */
 import type { Context, Hono } from "hono";
 import { isSeq, isValidChannelName } from "../pubsub/mod.ts";
 import type { WebSocketOptions } from "../websocket/mod.ts";
 import type { RelayEnv } from "./app.ts";
+import { type Authenticator, extractToken, OPEN_ACCESS, type Permissions } from "./auth.ts";
 import { ENVELOPE_PROTOCOL } from "./envelope.ts";
 import { envelopeSessionEvents } from "./envelope_session.ts";
 import type { OriginVerdict } from "./origin.ts";
 import { rawSessionEvents } from "./raw_session.ts";
 import { type Relay, settle } from "./relay.ts";
+import type { SessionPolicy } from "./session_guard.ts";
 import { upgradeWebSocket } from "./upgrade.ts";
 
 /** What the routes need besides the relay core. */
@@ -22,6 +28,10 @@ export interface RouteOptions {
   maxMessageBytes: number;
   /** Per-connection WebSocket limits. */
   websocket: Partial<WebSocketOptions>;
+  /** Token verification; `OPEN_AUTHENTICATOR` when the relay is open. */
+  auth: Authenticator;
+  /** Messages a WebSocket client may send per second (burst: one second's worth); 0 = no limit. */
+  maxMessagesPerSecond: number;
 }
 
 /** Most history items one `GET /channels/:channel/messages` returns. */
@@ -40,30 +50,85 @@ function refuseOrigin(c: Context<RelayEnv>, options: RouteOptions) {
     : c.json({ error: "forbidden_origin", message: verdict.reason }, 403, { connection: "close" });
 }
 
+/** RFC 6750 §3: the challenge of a 401; `invalid_token` when a token was presented. */
+const CHALLENGE = 'Bearer realm="edge-relay"';
+const CHALLENGE_INVALID = 'Bearer realm="edge-relay", error="invalid_token"';
+
+/**
+ * The request's permissions, or the 401 that refuses it. The token comes from `Authorization: Bearer` or the
+ * `token` query parameter; neither it nor the URL that carries it is ever logged. An upgrade refused here gets
+ * `Connection: close`, like every refused upgrade.
+ */
+async function authenticate(c: Context<RelayEnv>, options: RouteOptions): Promise<Permissions | Response> {
+  if (!options.auth.enabled) return OPEN_ACCESS;
+  const token = extractToken(c.req.header("authorization"), c.req.query("token"));
+  const result = await options.auth.authenticate(token);
+  if (result.ok) return result.permissions;
+  const headers: Record<string, string> = {
+    "www-authenticate": token === null ? CHALLENGE : CHALLENGE_INVALID,
+  };
+  if (c.req.header("upgrade") !== undefined) headers.connection = "close";
+  return c.json({ error: "unauthorized", message: result.reason }, 401, headers);
+}
+
+/** 403 for a channel the token does not grant. */
+function forbidden(c: Context<RelayEnv>, action: "subscribe to" | "publish to", channel: string) {
+  const headers: Record<string, string> = c.req.header("upgrade") !== undefined
+    ? { connection: "close" }
+    : {};
+  return c.json({ error: "forbidden", message: `not allowed to ${action} ${channel}` }, 403, headers);
+}
+
 /** Adds every relay route to the app. */
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
   const { relay } = options;
-
-  app.get("/ws/:channel", (c) => {
-    const channel = c.req.param("channel");
-    if (!isValidChannelName(channel)) return badChannel(c);
-    return refuseOrigin(c, options) ??
-      upgradeWebSocket(c, rawSessionEvents(relay, channel), { limits: options.websocket });
+  const policy = (permissions: Permissions): SessionPolicy => ({
+    permissions,
+    maxMessagesPerSecond: options.maxMessagesPerSecond,
   });
 
-  app.get("/ws", (c) =>
-    refuseOrigin(c, options) ??
-      upgradeWebSocket(c, envelopeSessionEvents(relay), {
-        protocols: [ENVELOPE_PROTOCOL],
-        requireKnownProtocol: true,
-        limits: options.websocket,
-      }));
+  app.get("/ws/:channel", async (c) => {
+    const channel = c.req.param("channel");
+    if (!isValidChannelName(channel)) return badChannel(c);
+    const refused = refuseOrigin(c, options);
+    if (refused !== null) return refused;
+    const permissions = await authenticate(c, options);
+    if (permissions instanceof Response) return permissions;
+    if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
+    return upgradeWebSocket(c, rawSessionEvents(relay, channel, policy(permissions)), {
+      limits: options.websocket,
+    });
+  });
 
-  app.get("/channels", (c) => c.json({ channels: relay.registry.list() }));
+  app.get("/ws", async (c) => {
+    const refused = refuseOrigin(c, options);
+    if (refused !== null) return refused;
+    const permissions = await authenticate(c, options);
+    if (permissions instanceof Response) return permissions;
+    return upgradeWebSocket(c, envelopeSessionEvents(relay, policy(permissions)), {
+      protocols: [ENVELOPE_PROTOCOL],
+      requireKnownProtocol: true,
+      limits: options.websocket,
+    });
+  });
+
+  app.get("/channels", async (c) => {
+    const permissions = await authenticate(c, options);
+    if (permissions instanceof Response) return permissions;
+    const channels = relay.registry.list();
+    return c.json({
+      channels: options.auth.enabled
+        ? channels.filter((row) => permissions.canSubscribe(row.channel))
+        : channels,
+    });
+  });
 
   app.post("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
     if (!isValidChannelName(channel)) return badChannel(c);
+    const permissions = await authenticate(c, options);
+    if (permissions instanceof Response) return permissions;
+    if (!permissions.canPublish(channel)) return forbidden(c, "publish to", channel);
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > options.maxMessageBytes) {
       return c.json(
@@ -91,6 +156,9 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
   app.get("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
     if (!isValidChannelName(channel)) return badChannel(c);
+    const permissions = await authenticate(c, options);
+    if (permissions instanceof Response) return permissions;
+    if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
     const since = parseQueryInt(c.req.query("since"), 0);
     const limit = parseQueryInt(c.req.query("limit"), MAX_HISTORY_LIMIT);
     if (since === null || limit === null) {

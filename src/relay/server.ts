@@ -6,6 +6,7 @@ import type { Config } from "../config.ts";
 import { HttpServer } from "../http/mod.ts";
 import type { Runtime } from "../runtime/mod.ts";
 import { createApp } from "./app.ts";
+import { type Authenticator, OPEN_AUTHENTICATOR, TokenVerifier } from "./auth.ts";
 import { createBroker } from "./broker.ts";
 import { ConnectionLimiter } from "./connection_limits.ts";
 import { originPolicy } from "./origin.ts";
@@ -35,6 +36,7 @@ export async function startRelay(
     ? { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) }
     : undefined;
   const secure = tls !== undefined;
+  const auth = await createAuthenticator(config, readFile);
   const broker = await createBroker(config);
   const relay = new Relay(broker, {
     maxQueuedBytes: config.maxQueuedBytes,
@@ -47,6 +49,8 @@ export async function startRelay(
         relay,
         checkOrigin: originPolicy(config),
         maxMessageBytes: config.maxMessageBytes,
+        auth,
+        maxMessagesPerSecond: config.maxMessagesPerSecond,
         websocket: {
           maxMessageBytes: config.maxMessageBytes,
           maxPendingBytes: config.maxMessageBytes,
@@ -84,4 +88,33 @@ export async function startRelay(
       await broker.close();
     },
   };
+}
+
+/**
+ * The token verifier of `--jwt-secret` / `--jwt-public-key`, or an open relay, which says so on stderr: an
+ * operator who forgot the flag should not find out from an incident.
+ */
+async function createAuthenticator(
+  config: Config,
+  readFile: (path: string) => Promise<string>,
+): Promise<Authenticator> {
+  if (config.jwtSecret === null && config.jwtPublicKey === null) {
+    console.error(
+      "edge-relay: warning: no --jwt-secret or --jwt-public-key: anyone can subscribe and publish to any channel",
+    );
+    return OPEN_AUTHENTICATOR;
+  }
+  let publicKeyPem: string | null = null;
+  if (config.jwtPublicKey !== null) {
+    try {
+      publicKeyPem = await readFile(config.jwtPublicKey);
+    } catch (error) {
+      throw new Error(`--jwt-public-key: cannot read ${config.jwtPublicKey}: ${(error as Error).message}`);
+    }
+  }
+  try {
+    return await TokenVerifier.create({ secret: config.jwtSecret, publicKeyPem });
+  } catch (error) {
+    throw new Error(`--jwt-public-key: ${(error as Error).message}`);
+  }
 }

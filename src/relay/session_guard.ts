@@ -1,0 +1,63 @@
+/**
+ * The per-connection policy both WebSocket modes share: what the connection's token allows, a close with
+ * 1008 when that token expires, and a close with 1008 past `--max-messages-per-second`.
+ * @module
+ */
+import { CLOSE_CODE } from "../websocket/mod.ts";
+import { type Permissions, watchExpiry } from "./auth.ts";
+import type { RelaySocket } from "./relay.ts";
+import { TokenBucket } from "./rate_limit.ts";
+
+/** What the upgrade route decided about a connection. */
+export interface SessionPolicy {
+  /** From the token of the upgrade request (or everything, without auth). */
+  permissions: Permissions;
+  /** Messages the client may send per second, burst of one second's worth; 0 = no limit. */
+  maxMessagesPerSecond: number;
+}
+
+/** Enforces a {@link SessionPolicy} on one socket. */
+export class SessionGuard {
+  readonly permissions: Permissions;
+  readonly #socket: RelaySocket;
+  readonly #bucket: TokenBucket;
+  #cancelExpiry: (() => void) | null = null;
+  #closed = false;
+
+  constructor(socket: RelaySocket, policy: SessionPolicy) {
+    this.#socket = socket;
+    this.permissions = policy.permissions;
+    this.#bucket = new TokenBucket(policy.maxMessagesPerSecond);
+  }
+
+  /** Starts the expiry timer; call once the session is set up (it may close at once). */
+  start(): void {
+    this.#cancelExpiry = watchExpiry(this.permissions, () => this.#close("token expired"));
+  }
+
+  /** Counts one client message. False, and the socket closed with 1008, past the rate (or once closed). */
+  admit(): boolean {
+    if (this.#closed) return false;
+    if (this.#bucket.take()) return true;
+    this.#close("rate limit");
+    return false;
+  }
+
+  /** Closes the socket with 1008 and `reason`; the session ignores whatever else the client sends. */
+  refuse(reason: string): void {
+    this.#close(reason);
+  }
+
+  /** The connection closed: stop the timer. */
+  stop(): void {
+    this.#closed = true;
+    this.#cancelExpiry?.();
+    this.#cancelExpiry = null;
+  }
+
+  #close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.close(CLOSE_CODE.PolicyViolation, reason);
+  }
+}
