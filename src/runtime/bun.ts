@@ -9,14 +9,10 @@
  * @module
  */
 import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
+import { HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
 
-/** Above this many queued bytes `write()` returns false. Same value as the Deno adapter. */
-const HIGH_WATER_MARK = 64 * 1024;
 /** Queued chunks smaller than this are copied together into one `socket.write` call of at most this size. */
 const COALESCE_BYTES = 64 * 1024;
-/** After `end()`: how long and how much we keep draining the peer before the final close (lingering close). */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 256 * 1024;
 /** Bytes held for a paused connection when the runtime cannot stop reading; past it the connection is closed. */
 const MAX_HELD_BYTES = 1024 * 1024;
 /** @default 10000 ms, as on Deno. */

@@ -6,17 +6,13 @@
  * @module
  */
 import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
+import { HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
 
 /** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
 const READ_BUFFER_MIN = 1024;
 const READ_BUFFER_MAX = 256 * 1024;
-/** Above this many queued bytes `write()` returns false. */
-const HIGH_WATER_MARK = 64 * 1024;
 /** Largest joined write: corks a burst of frames into one write without pinning a whole backlog in flight. */
 const MAX_BATCH_BYTES = 256 * 1024;
-/** After `end()`: how long and how much we keep draining the peer before the final close (lingering close). */
-const LINGER_MS = 2000;
-const LINGER_BYTES = 256 * 1024;
 
 const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
 

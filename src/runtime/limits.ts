@@ -1,0 +1,16 @@
+/**
+ * Limits shared by every runtime adapter, so Deno and Bun behave alike.
+ * @module
+ */
+
+/** Above this many queued bytes `Conn.write()` returns false (then `drain` follows). */
+export const HIGH_WATER_MARK = 64 * 1024;
+
+/**
+ * Lingering close: after `end()` has flushed and sent FIN, the adapter keeps reading and discarding what the
+ * peer still sends, for at most this long and this many bytes, before it closes. Closing a socket with unread
+ * input makes the kernel send a reset, which can destroy the response the peer has not read yet (a 413 to a
+ * client still uploading). nginx does the same (`lingering_close`).
+ */
+export const LINGER_MS = 2000;
+export const LINGER_BYTES = 64 * 1024 * 1024;
