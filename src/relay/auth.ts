@@ -19,7 +19,7 @@ import { ChannelPatterns } from "./channel_patterns.ts";
 export interface Permissions {
   /** The token's `sub`, or null (no token, or a token without one). */
   readonly subject: string | null;
-  /** When the token stops being accepted, in ms since the epoch (its `exp` plus the clock skew); Infinity without auth. */
+  /** When the token stops being accepted, in ms since the epoch (its `exp`); Infinity without auth. */
   readonly expiresAt: number;
   canSubscribe(channel: string): boolean;
   canPublish(channel: string): boolean;
@@ -83,7 +83,8 @@ export interface TokenVerifierOptions {
   /** SPKI PEM (`-----BEGIN PUBLIC KEY-----`) of a P-256 key (ES256) or an RSA key (RS256), or null. */
   publicKeyPem: string | null;
   /**
-   * Clock difference tolerated between the token issuer and the relay, for `exp` and `nbf`.
+   * Clock difference tolerated between the token issuer and the relay, for `nbf` (a token minted a moment
+   * ahead of the relay's clock). `exp` is exact: connections close at expiry.
    * @default 30000 (30 s)
    */
   clockSkewMs?: number;
@@ -172,7 +173,9 @@ export class TokenVerifier implements Authenticator {
     if (typeof exp !== "number" || !Number.isFinite(exp)) {
       return { ok: false, reason: "the token needs an exp claim" };
     }
-    const expiresAt = exp * 1000 + this.#skewMs;
+    // The token is valid until exp exactly (no skew): a connection is closed at that instant, and a token
+    // accepted a moment before expiry must not outlive it. The skew only widens nbf.
+    const expiresAt = exp * 1000;
     if (expiresAt <= now) return { ok: false, reason: "the token has expired" };
     if (nbf !== undefined) {
       if (typeof nbf !== "number" || !Number.isFinite(nbf)) return { ok: false, reason: "invalid nbf claim" };

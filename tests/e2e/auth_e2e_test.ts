@@ -185,9 +185,8 @@ describe("auth", () => {
   });
 
   it("closes raw and envelope sockets with 1008 when their token expires while connected", async () => {
-    // The relay allows 30 s of clock skew, so it accepts a token until exp + 30 s: this token has about two
-    // seconds left (exp = now - 28 s).
-    const t = await token({ exp: epochSeconds(-28) });
+    // exp is exact: this token has about two seconds left.
+    const t = await token({ exp: epochSeconds(2) });
     const started = Date.now();
     const raw = await TestSocket.open(`${relay.wsUrl}/ws/room-1?token=${encodeURIComponent(t)}`);
     const envelope = await TestSocket.open(`${relay.wsUrl}/ws?token=${encodeURIComponent(t)}`, "relay.v1");
