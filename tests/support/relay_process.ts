@@ -4,7 +4,6 @@
  * @module
  */
 import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 
 const LISTEN_RE = /edge-relay listening on (https?):\/\/(\S+):(\d+)/;
 
@@ -24,11 +23,57 @@ export interface RelayProcess {
   /** `ws://127.0.0.1:PORT` (or wss). */
   readonly wsUrl: string;
   readonly pid: number;
-  readonly child: ChildProcess;
   /** Everything the relay printed so far (stdout and stderr). */
   output(): string;
   /** SIGTERM, wait up to 5 s, then SIGKILL. Resolves with the exit code (null if killed). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** A started child process, whichever runtime drives the tests. */
+interface Child {
+  readonly pid: number;
+  kill(signal: NodeJS.Signals): void;
+  /** The exit code, or null when a signal ended the process. */
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Spawns `cmd`. Under Deno, `Deno.Command` is used: Deno's `node:child_process` reports a child that handled
+ * SIGTERM and exited 0 as killed by the signal, which would hide the exit code the tests check.
+ */
+function spawnChild(
+  cmd: string,
+  args: string[],
+  env: Record<string, string>,
+  onText: (text: string) => void,
+): Child {
+  const deno = (globalThis as { Deno?: typeof Deno }).Deno;
+  if (deno !== undefined) {
+    const child = new deno.Command(cmd, { args, env, stdin: "null", stdout: "piped", stderr: "piped" })
+      .spawn();
+    const decoder = new TextDecoder();
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.pipeTo(new WritableStream({ write: (chunk) => onText(decoder.decode(chunk, { stream: true })) }))
+        .catch(() => {});
+    }
+    return {
+      pid: child.pid,
+      kill: (signal) => {
+        try {
+          child.kill(signal as Deno.Signal);
+        } catch { /* already gone */ }
+      },
+      exited: child.status.then((status) => status.signal === null ? status.code : null),
+    };
+  }
+  const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout!.on("data", (chunk: Buffer) => onText(chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => onText(chunk.toString()));
+  return {
+    pid: child.pid!,
+    kill: (signal) => child.kill(signal),
+    exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+  };
 }
 
 /** Starts the relay with extra flags; rejects if it does not print its listening line within `timeoutMs`. */
@@ -37,21 +82,19 @@ export function startRelay(
   options: { env?: Record<string, string>; timeoutMs?: number; command?: string[] } = {},
 ): Promise<RelayProcess> {
   const [cmd, ...args] = options.command ?? runtimeCommand();
-  const child = spawn(cmd, [...args, "--port", "0", "--host", "127.0.0.1", ...flags], {
-    env: { ...process.env, NO_COLOR: "1", ...options.env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
   let out = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  let listening = false;
+  let exitCode: number | null | undefined;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`relay did not start in time:\n${out}`));
-    }, options.timeoutMs ?? 30_000);
-    const onText = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = LISTEN_RE.exec(out);
-      if (m && timer) {
+    const child = spawnChild(
+      cmd,
+      [...args, "--port", "0", "--host", "127.0.0.1", ...flags],
+      { ...process.env as Record<string, string>, NO_COLOR: "1", ...options.env },
+      (text) => {
+        out += text;
+        const m = LISTEN_RE.exec(out);
+        if (!m || listening) return;
+        listening = true;
         clearTimeout(timer);
         const scheme = m[1];
         const port = Number(m[3]);
@@ -61,25 +104,27 @@ export function startRelay(
           host,
           url: `${scheme}://${host}:${port}`,
           wsUrl: `${scheme === "https" ? "wss" : "ws"}://${host}:${port}`,
-          pid: child.pid!,
-          child,
+          pid: child.pid,
           output: () => out,
           async stop(signal: NodeJS.Signals = "SIGTERM") {
-            if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+            if (exitCode !== undefined) return exitCode;
             child.kill(signal);
             const kill = setTimeout(() => child.kill("SIGKILL"), 5000);
-            const code = await exited;
+            const code = await child.exited;
             clearTimeout(kill);
             return code;
           },
         });
-      }
-    };
-    child.stdout!.on("data", onText);
-    child.stderr!.on("data", onText);
-    child.on("exit", (code) => {
+      },
+    );
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`relay did not start in time:\n${out}`));
+    }, options.timeoutMs ?? 30_000);
+    child.exited.then((code) => {
+      exitCode = code;
       clearTimeout(timer);
-      reject(new Error(`relay exited with ${code} before listening:\n${out}`));
+      if (!listening) reject(new Error(`relay exited with ${code} before listening:\n${out}`));
     });
   });
 }
