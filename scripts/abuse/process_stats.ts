@@ -48,6 +48,11 @@ export class ProcessStats {
     }
   }
 
+  /** The soft limit on open files (`ulimit -n`) of this process, or null when unknown. */
+  openFileLimit(): number | null {
+    return openFileLimit(this.pid);
+  }
+
   /** Open file descriptors (sockets, files, pipes). */
   fdCount(): number {
     return readdirSync(`/proc/${this.pid}/fd`).length;
@@ -73,5 +78,18 @@ export async function settleFds(
     const waitedMs = Date.now() - start;
     if (fds <= limit || waitedMs >= timeoutMs) return { fds, waitedMs };
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The soft `Max open files` limit of process `pid` (or of this process), or null when unknown. */
+export function openFileLimit(pid: number | "self"): number | null {
+  try {
+    const line = readFileSync(`/proc/${pid}/limits`, "utf8").split("\n").find((l) =>
+      l.startsWith("Max open files")
+    );
+    const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
+    return soft === undefined || soft === "unlimited" ? null : Number(soft);
+  } catch {
+    return null;
   }
 }

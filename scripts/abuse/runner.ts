@@ -6,7 +6,7 @@
 import { CONNECTION_ATTACKS, FD_SLACK } from "./connection_attacks.ts";
 import { FRAME_ATTACKS } from "./frame_attacks.ts";
 import { HTTP_ATTACKS } from "./http_attacks.ts";
-import { ProcessStats, settleFds } from "./process_stats.ts";
+import { openFileLimit, ProcessStats, settleFds } from "./process_stats.ts";
 import { PROTO_ATTACKS } from "./proto_attacks.ts";
 import { publishFlood } from "./publish_flood.ts";
 import { checkServed, describeProbe, probeService } from "./service_probe.ts";
@@ -22,6 +22,8 @@ import {
 
 /** How much the relay's RSS may have grown over the whole run. */
 export const RUN_RSS_SLACK_KIB = 64 * 1024;
+/** Descriptors left to each process besides the flood's connections. */
+const FD_RESERVE = 256;
 /** A normal client after the run must be served this fast. */
 const SERVED_MS = 1000;
 
@@ -158,6 +160,9 @@ async function runOne(attack: Attack, ctx: AttackContext): Promise<AttackResult>
 export async function runAbuse(url: string, options: Partial<AbuseOptions> = {}): Promise<AbuseReport> {
   const opts: AbuseOptions = { ...ABUSE_DEFAULTS, ...options };
   const stats = ProcessStats.open(opts.pid);
+  // The floods hold one descriptor per connection on both sides: stay under either process's `ulimit -n`.
+  const limits = [openFileLimit("self"), stats?.openFileLimit() ?? null].filter((n) => n !== null);
+  opts.floodConnections = Math.max(1, Math.min(opts.floodConnections, ...limits.map((n) => n - FD_RESERVE)));
   const ctx = contextFor(url, opts, stats);
   const start = performance.now();
   const baseline: Baseline | null = stats ? { rssKiB: stats.rssKiB(), fds: stats.fdCount() } : null;
