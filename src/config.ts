@@ -4,6 +4,7 @@
  * {@link ConfigError} out), so main.ts stays the only reader of the real process state.
  * @module
  */
+import { parseRedisUrl } from "./pubsub/mod.ts";
 
 /** Everything the relay can be configured with. Durations are milliseconds, sizes bytes. */
 export interface Config {
@@ -133,7 +134,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     help:
       "messages a connection may send per second (burst: one second's worth); past it, close 1008; 0 = off",
   },
-  "broker": { key: "broker", kind: "string", default: "memory", help: "memory (redis://host:port later)" },
+  "broker": {
+    key: "broker",
+    kind: "string",
+    default: "memory",
+    help: "memory, or redis://host:port (rediss:// for TLS) to share channels across nodes",
+  },
   "max-channels-per-connection": {
     key: "maxChannelsPerConnection",
     kind: "int",
@@ -217,7 +223,13 @@ export function parseConfig(
     throw new ConfigError(`--jwt-secret: must be at least ${MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)`);
   }
   if (result.broker !== "memory") {
-    throw new ConfigError(`--broker: only 'memory' is available in this version, got '${result.broker}'`);
+    try {
+      parseRedisUrl(result.broker);
+    } catch (error) {
+      throw new ConfigError(
+        `--broker: expected memory or redis://host:port (rediss:// for TLS), got ${(error as Error).message}`,
+      );
+    }
   }
   for (const origin of result.allowedOrigins) {
     if (origin !== "*" && normalizeOrigin(origin) !== origin) {

@@ -1,5 +1,5 @@
 /**
- * The pub/sub door: channel names, messages, the {@link Broker} contract and its memory implementation,
+ * The pub/sub door: channel names, messages, the {@link Broker} contract with its memory and Redis brokers,
  * all-or-nothing recovery, and the node-local {@link ChannelRegistry} that fans messages out. Knows no sockets.
  *
  * Broker implementations inside this folder also use `broker.ts` (`checkHistoryOptions`, `coversSince`),
@@ -11,6 +11,13 @@ export { type ChannelMessage, type ChannelState, isSeq, perMessage } from "./mes
 export { isPromise, type MaybePromise } from "./maybe_promise.ts";
 export type { Broker, BrokerListener, BrokerStats, HistoryOptions, HistoryResult } from "./broker.ts";
 export { MEMORY_BROKER_DEFAULTS, MemoryBroker, type MemoryBrokerOptions } from "./memory_broker.ts";
+export {
+  BrokerUnavailableError,
+  REDIS_BROKER_DEFAULTS,
+  RedisBroker,
+  type RedisBrokerOptions,
+} from "./redis_broker.ts";
+export { parseRedisUrl, type RedisEndpoint } from "./redis_url.ts";
 export { recover, type Recovery } from "./recovery.ts";
 export type { SubscribedState } from "./replay_buffer.ts";
 export {

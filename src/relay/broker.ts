@@ -1,13 +1,27 @@
 /**
- * Chooses the broker from `--broker`: `memory` (the default, one process) or, later, `redis://host:port`.
+ * Chooses the broker from `--broker`: `memory` (the default, one process) or `redis://host:port` (several
+ * relay nodes sharing channels, order and history through one Redis).
  * @module
  */
 import type { Config } from "../config.ts";
-import { type Broker, MemoryBroker } from "../pubsub/mod.ts";
+import { type Broker, MemoryBroker, RedisBroker } from "../pubsub/mod.ts";
 
-/** Builds the configured broker. */
+/**
+ * Builds the configured broker. A Redis broker is returned at once, connecting in the background: the relay
+ * serves while Redis is unreachable, with `/readyz` answering 503 and publishes refused until it is up.
+ */
 export function createBroker(
   config: Pick<Config, "broker" | "historySize" | "historyTtlMs">,
 ): Promise<Broker> | Broker {
-  return new MemoryBroker({ historySize: config.historySize, historyTtlMs: config.historyTtlMs });
+  const history = { historySize: config.historySize, historyTtlMs: config.historyTtlMs };
+  if (config.broker === "memory") return new MemoryBroker(history);
+  return new RedisBroker({
+    url: config.broker,
+    ...history,
+    onReadyChange: (ready, detail) =>
+      console.error(
+        ready ? "edge-relay: redis broker connected" : `edge-relay: redis broker unavailable: ${detail}`,
+      ),
+    onError: (error, channel) => console.error(`edge-relay: redis broker, channel ${channel}:`, error),
+  });
 }
