@@ -175,7 +175,7 @@ export class EnvelopeSession {
     this.#errorStamp = now;
     this.#errorTokens -= 1;
     this.socket.sendText(errorEnvelope(error));
-    if (this.#errorTokens < 0) this.socket.close(CLOSE_CODE.PolicyViolation, "too many invalid commands");
+    if (this.#errorTokens < 0) this.socket.fail(CLOSE_CODE.PolicyViolation, "too many invalid commands");
   }
 }
 

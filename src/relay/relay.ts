@@ -22,6 +22,8 @@ export interface RelaySocket {
   sendFrame(frame: Uint8Array): boolean;
   sendText(text: string): boolean;
   close(code?: number, reason?: string): void;
+  /** Sends a Close and closes TCP without waiting for the answer (a peer that broke a policy). */
+  fail(code: number, reason: string): void;
   /** Bytes queued and not yet handed to the kernel. */
   readonly bufferedAmount: number;
   /**

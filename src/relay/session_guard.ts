@@ -39,13 +39,16 @@ export class SessionGuard {
   admit(): boolean {
     if (this.#closed) return false;
     if (this.#bucket.take()) return true;
-    this.#close("rate limit");
+    this.#close("rate limit", true);
     return false;
   }
 
-  /** Closes the socket with 1008 and `reason`; the session ignores whatever else the client sends. */
+  /**
+   * Fails the socket with 1008 and `reason` (a broken policy: nothing more is read from it); the session ignores
+   * whatever else the client sends.
+   */
   refuse(reason: string): void {
-    this.#close(reason);
+    this.#close(reason, true);
   }
 
   /** The connection closed: stop the timer. */
@@ -55,9 +58,11 @@ export class SessionGuard {
     this.#cancelExpiry = null;
   }
 
-  #close(reason: string): void {
+  /** Closes with 1008: politely (expiry: the peer did nothing wrong) or failing the connection (abuse). */
+  #close(reason: string, fail = false): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket.close(CLOSE_CODE.PolicyViolation, reason);
+    if (fail) this.#socket.fail(CLOSE_CODE.PolicyViolation, reason);
+    else this.#socket.close(CLOSE_CODE.PolicyViolation, reason);
   }
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
-import { HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
+import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
 
 /** Queued chunks smaller than this are copied together into one `socket.write` call of at most this size. */
 const COALESCE_BYTES = 64 * 1024;
@@ -187,6 +187,7 @@ class BunConn implements Conn {
     this.#heldBytes = 0;
     this.#socket.resume?.();
     if (this.#queued === 0) this.#finishEnd();
+    else this.startTimer(lingerExpired, END_FLUSH_TIMEOUT_MS);
   }
 
   close(): void {
@@ -207,6 +208,7 @@ class BunConn implements Conn {
   }
 
   startTimer(callback: (conn: BunConn) => void, ms: number): void {
+    clearTimeout(this.#timer);
     this.#timer = setTimeout(callback, ms, this);
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
-import { HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
+import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
 
 /** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
 const READ_BUFFER_MIN = 1024;
@@ -100,6 +100,7 @@ class DenoSocket implements Conn {
     this.#ending = true;
     this.resume();
     if (!this.#writing && !this.#flushScheduled) this.#finishEnd();
+    else this.#lingerTimer = setTimeout(() => this.#teardown(undefined), END_FLUSH_TIMEOUT_MS);
   }
 
   close(): void {
@@ -210,6 +211,7 @@ class DenoSocket implements Conn {
       return;
     }
     this.#conn.closeWrite().catch(() => this.#teardown(undefined));
+    clearTimeout(this.#lingerTimer);
     this.#lingerTimer = setTimeout(() => this.#teardown(undefined), LINGER_MS);
   }
 

@@ -14,3 +14,9 @@ export const HIGH_WATER_MARK = 64 * 1024;
  */
 export const LINGER_MS = 2000;
 export const LINGER_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Longest `end()` may wait for queued bytes to be flushed to a peer that stopped reading, before the connection
+ * is closed anyway (the lingering close starts after the flush).
+ */
+export const END_FLUSH_TIMEOUT_MS = 30_000;

@@ -180,6 +180,19 @@ export class WebSocketConnection {
     return true;
   }
 
+  /**
+   * Fails the connection on the application's behalf (RFC 6455 §7.1.7): sends a Close with `code`, stops
+   * reading and closes TCP once the Close is flushed, without waiting for the peer's answer. For a peer that
+   * broke a policy (a flood, abuse): the relay must not keep reading its input for the close timeout.
+   * `onClose` reports `code` with `wasClean` false.
+   */
+  fail(code: number, reason = ""): void {
+    if (this.#readyState !== READY_STATE.Open) return;
+    this.#sendClose(encodeClose(code, reason));
+    this.#conn.end();
+    this.#finish(code, reason, false);
+  }
+
   /** Drops TCP at once, without a close handshake; `onClose` reports 1006. */
   terminate(): void {
     if (this.#readyState === READY_STATE.Closed) return;
