@@ -1,9 +1,35 @@
 /**
- * Decides how to frame a response body: reads it until a read does not complete at once (race against a
- * zero-delay timer). A body that ends within that burst gets a Content-Length; one that keeps going (server-
- * sent events, a slow producer) is streamed chunked, each later chunk written as soon as it is read.
+ * Which response bodies are streamed, and how a streamed body starts.
+ *
+ * A body is buffered whole (`response.bytes()`, the cheap path for the common static body) unless the
+ * response is meant to stream: its Content-Type is `text/event-stream`, the app set a Transfer-Encoding, or
+ * the app marked it with {@link streamResponse}. A streamed body is read until a read does not complete at
+ * once (race against a zero-delay timer): if it ended within that burst it still gets a Content-Length;
+ * otherwise it goes out chunked, each later chunk written as soon as it is read.
  * @module
  */
+
+const marked = new WeakSet<Response>();
+
+/**
+ * Marks `response` as streaming: the server writes its body chunk by chunk as the app produces it, instead
+ * of buffering it whole. Needed for a `ReadableStream` body that is not server-sent events
+ * (`text/event-stream`) and sets no Transfer-Encoding; an unmarked stream is sent once it has ended.
+ * @returns `response`, so a handler can `return streamResponse(new Response(stream))`.
+ * @example
+ * ```ts
+ * app.get("/ticks", () => streamResponse(new Response(ticks(), { headers: { "content-type": "text/plain" } })));
+ * ```
+ */
+export function streamResponse(response: Response): Response {
+  marked.add(response);
+  return response;
+}
+
+/** True when `response` was marked with {@link streamResponse}. */
+export function isMarkedStream(response: Response): boolean {
+  return marked.has(response);
+}
 
 /** Collected-at-once bytes beyond which the body is streamed instead of buffered. */
 export const IMMEDIATE_BODY_BYTES = 64 * 1024;

@@ -12,9 +12,18 @@ import {
   encodeMessage,
   errorResponse,
   readResponseFields,
+  type ResponseFields,
   switchingHead,
 } from "./response_writer.ts";
-import { writeResponse } from "./response_sender.ts";
+import {
+  connectionLine,
+  isBodyless,
+  isStreamed,
+  sendBodyless,
+  sendBuffered,
+  sendStream,
+  type StreamOutcome,
+} from "./response_sender.ts";
 import { STATUS } from "./status.ts";
 import { toRequest } from "./to_request.ts";
 import type { HttpHandler, RequestInfo, ServerConfig, UpgradeHandler } from "./types.ts";
@@ -83,6 +92,14 @@ export class HttpConnection implements ConnHandler {
   #closeAfterResponse = false;
   #drainWaiter: (() => void) | null = null;
   #onAbort: (() => void) | null = null;
+  // The request being answered.
+  #head: RequestHead | null = null;
+  #headRequest = false;
+  #exchange: Exchange | null = null;
+  #closing = false;
+  #status = 0;
+  #fields: ResponseFields | null = null;
+  #connection = "";
 
   constructor(conn: Conn, handler: HttpHandler, config: ServerConfig, owner: ConnectionOwner | null) {
     this.conn = conn;
@@ -183,63 +200,93 @@ export class HttpConnection implements ConnHandler {
   }
 
   #dispatch(head: RequestHead, body: Uint8Array | null): void {
+    // RFC 9110 §9.3.2: HEAD is answered as the GET it stands for, minus the body; the handler sees the GET,
+    // so the head carries the GET's Content-Length and headers whatever the app does for HEAD.
+    const headRequest = isHeadMethod(head.method);
     let request: Request;
     try {
-      request = toRequest(head, body, this.conn.secure);
+      request = toRequest(head, body, this.conn.secure, headRequest ? "GET" : head.method);
     } catch (error) {
       this.#fail(error);
       return;
     }
     const exchange = new Exchange(this.conn, head.minorVersion);
+    this.#head = head;
+    this.#headRequest = headRequest;
+    this.#exchange = exchange;
     let result: Response | Promise<Response>;
     try {
       result = this.#handler(request, exchange);
     } catch (error) {
-      exchange.open = false;
-      this.#handlerFailed(error, head, false);
+      this.#onHandlerError(error);
       return;
     }
-    if (result instanceof Response) {
-      this.#respond(result, head, exchange);
-    } else {
-      Promise.resolve(result).then(
-        (response) => this.#respond(response, head, exchange),
-        (error) => {
-          exchange.open = false;
-          this.#handlerFailed(error, head, false);
-        },
-      );
-    }
+    if (result instanceof Response) this.#respond(result);
+    else Promise.resolve(result).then(this.#onResult, this.#onHandlerError);
   }
 
-  #respond(response: Response, head: RequestHead, exchange: Exchange): void {
+  // Continuations of the request being answered: bound once per connection, not created per request (one
+  // request is answered at a time, so its state lives on the connection).
+  #onResult = (response: Response): void => this.#respond(response);
+  #onHandlerError = (error: unknown): void => {
+    this.#exchange!.open = false;
+    this.#handlerFailed(error, false);
+  };
+  #onBody = (body: Uint8Array): void => {
+    if (this.#phase !== BUSY) return;
+    sendBuffered(this, this.#status, this.#fields!, body, this.#connection, this.#headRequest);
+    this.#fields = null;
+    this.#afterResponse(this.#closing);
+  };
+  #onBodyError = (error: unknown): void => this.#handlerFailed(error, false);
+  #onStreamEnd = (outcome: StreamOutcome): void => {
+    if (outcome === "failed") this.#handlerFailed(null, true);
+    else if (outcome === "done") this.#afterResponse(this.#closing);
+  };
+
+  #respond(response: Response): void {
+    const exchange = this.#exchange!;
     exchange.open = false;
     if (this.#phase !== BUSY) {
       if (response instanceof Response) response.body?.cancel().catch(() => {});
       return;
     }
     if (!(response instanceof Response)) {
-      this.#handlerFailed(new TypeError("The handler did not return a Response"), head, false);
+      this.#handlerFailed(new TypeError("The handler did not return a Response"), false);
       return;
     }
-    if (exchange.onUpgrade !== null && response.status === STATUS.OK) {
+    const head = this.#head!;
+    const status = response.status;
+    if (exchange.onUpgrade !== null && status === STATUS.OK && !this.#headRequest) {
       this.#switchProtocols(response, exchange.onUpgrade);
       return;
     }
+    const fields = readResponseFields(response.headers, false, this.#config.defaultHeaders);
     // A refused upgrade closes: the bytes after it may be the upgraded protocol, never a request to answer.
-    const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse;
-    writeResponse(this, response, head, close).then(
-      (outcome) => {
-        if (outcome === "failed") this.#handlerFailed(null, head, true);
-        else if (outcome !== "aborted") this.#afterResponse(outcome === "close");
-      },
-      (error) => this.#handlerFailed(error, head, false),
-    );
+    const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse || fields.close;
+    const connection = connectionLine(close, head.minorVersion);
+    this.#closing = close;
+    if (isBodyless(status)) {
+      sendBodyless(this, response, fields, connection);
+      this.#afterResponse(close);
+    } else if (isStreamed(response, fields)) {
+      sendStream(this, response, fields, connection, this.#headRequest).then(
+        this.#onStreamEnd,
+        this.#onBodyError,
+      );
+    } else {
+      // The common case: a static body, read whole without making it a stream (see body_reader.ts).
+      this.#status = status;
+      this.#fields = fields;
+      this.#connection = connection;
+      response.bytes().then(this.#onBody, this.#onBodyError);
+    }
   }
 
   #switchProtocols(response: Response, onUpgrade: UpgradeHandler): void {
     response.body?.cancel().catch(() => {});
-    this.conn.write(encodeMessage(switchingHead(readResponseFields(response.headers, true)), null));
+    const fields = readResponseFields(response.headers, true, this.#config.defaultHeaders);
+    this.conn.write(encodeMessage(switchingHead(fields), null));
     this.#phase = DETACHED;
     this.#clearTimer();
     this.#owner?.release(this);
@@ -258,6 +305,7 @@ export class HttpConnection implements ConnHandler {
 
   #afterResponse(close: boolean): void {
     if (this.#phase !== BUSY) return;
+    this.#exchange = null;
     if (close || this.#closeAfterResponse) {
       this.#end();
       return;
@@ -278,16 +326,17 @@ export class HttpConnection implements ConnHandler {
    * stream failed. Before the head went out this is a 500 for this request only; after, the framing is
    * broken and the connection is dropped.
    */
-  #handlerFailed(error: unknown, head: RequestHead, headWritten: boolean): void {
+  #handlerFailed(error: unknown, headWritten: boolean): void {
     if (error !== null) this.#config.onError(error);
     if (this.#phase !== BUSY) return;
     if (headWritten) {
       this.conn.close();
       return;
     }
+    const head = this.#head!;
     const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse;
-    const lines = this.#config.defaultHeaderLines;
-    this.conn.write(errorResponse(INTERNAL_ERROR, lines, close, isHeadMethod(head.method)));
+    const lines = this.#config.defaultHeaders.lines;
+    this.conn.write(errorResponse(INTERNAL_ERROR, lines, close, this.#headRequest));
     this.#afterResponse(close);
   }
 
@@ -297,7 +346,7 @@ export class HttpConnection implements ConnHandler {
     const httpError = error instanceof HttpError
       ? error
       : new HttpError(STATUS.BadRequest, "invalid_request", String(error));
-    this.conn.write(errorResponse(httpError, this.#config.defaultHeaderLines, true));
+    this.conn.write(errorResponse(httpError, this.#config.defaultHeaders.lines, true));
     this.#end();
   }
 

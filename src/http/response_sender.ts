@@ -1,12 +1,11 @@
 /**
- * Writes one Web `Response` to the wire: picks the framing (RFC 9112 §6.3), honours HEAD, 204 and 304, and
- * streams bodies that keep producing with chunked encoding, flushing each chunk as it is read and waiting for
- * `drain` under backpressure.
+ * Writes one Web `Response` to the wire: picks the framing (RFC 9112 §6.3), honours HEAD, 204 and 304, sends
+ * a buffered body with Content-Length in the same write as the head, and streams bodies that keep producing
+ * with chunked encoding, flushing each chunk as it is read and waiting for `drain` under backpressure.
  * @module
  */
 import { concatBytes } from "./bytes.ts";
-import { startBody, toBytes } from "./body_reader.ts";
-import { isHeadMethod, type RequestHead } from "./request_head.ts";
+import { isMarkedStream, startBody, toBytes } from "./body_reader.ts";
 import {
   CHUNKED,
   CONNECTION_CLOSE,
@@ -16,7 +15,6 @@ import {
   encodeMessage,
   headText,
   LAST_CHUNK,
-  readResponseFields,
   type ResponseFields,
 } from "./response_writer.ts";
 import { STATUS } from "./status.ts";
@@ -33,44 +31,92 @@ export interface ResponseTarget {
 }
 
 /**
- * How sending ended: the connection may carry another request (`keep-alive`), must be closed after the
- * response (`close`), went away meanwhile (`aborted`), or the body failed after the head was sent (`failed`,
- * already reported: the framing is broken, drop the connection). A body that fails before the head is sent
- * rejects the promise instead, so the caller can still answer 500.
+ * How a streamed body ended: completely (`done`), the connection went away meanwhile (`aborted`), or the
+ * body failed after the head was sent (`failed`, already reported: the framing is broken, drop the
+ * connection). A body that fails before the head is sent rejects the promise instead, so the caller can
+ * still answer 500.
  */
-export type SendOutcome = "keep-alive" | "close" | "aborted" | "failed";
+export type StreamOutcome = "done" | "aborted" | "failed";
 
 const noop = () => {};
 
-export async function writeResponse(
+/** The `connection` line of a response: `close`, `keep-alive` for an HTTP/1.0 client that keeps it, or none. */
+export function connectionLine(close: boolean, minorVersion: 0 | 1): string {
+  return close ? CONNECTION_CLOSE : minorVersion === 0 ? CONNECTION_KEEP_ALIVE : "";
+}
+
+/**
+ * True when the body is to be streamed (see `body_reader.ts`): decided from the headers already read and the
+ * {@link streamResponse} mark, never by touching `response.body`, which would turn a static body into a
+ * stream.
+ */
+export function isStreamed(response: Response, fields: ResponseFields): boolean {
+  return fields.stream || isMarkedStream(response);
+}
+
+/** True for statuses that never carry content (RFC 9110 §15.3.5, §15.4.5). */
+export function isBodyless(status: number): boolean {
+  return status === STATUS.NoContent || status === STATUS.NotModified;
+}
+
+/** 204 and 304: the head only; a 304 keeps the app's Content-Length (RFC 9110 §8.6). */
+export function sendBodyless(
   target: ResponseTarget,
   response: Response,
-  head: RequestHead,
-  closeRequested: boolean,
-): Promise<SendOutcome> {
+  fields: ResponseFields,
+  connection: string,
+): void {
+  response.body?.cancel().catch(noop);
   const status = response.status;
-  const fields = readResponseFields(response.headers, false);
-  const close = closeRequested || fields.close;
-  const connection = close ? CONNECTION_CLOSE : head.minorVersion === 0 ? CONNECTION_KEEP_ALIVE : "";
-  const outcome = close ? "close" : "keep-alive";
-  const headRequest = isHeadMethod(head.method);
-  const body = response.body;
+  const framing = status === STATUS.NotModified && fields.contentLength >= 0
+    ? contentLengthLine(fields.contentLength)
+    : "";
+  target.write(encodeMessage(headText(status, fields, framing, connection, false), null));
+}
 
-  // RFC 9110 §6.4.1: 204 and 304 never have content; HEAD gets the GET's Content-Length when known.
-  const bodyless = status === STATUS.NoContent || status === STATUS.NotModified;
-  if (bodyless || body === null || (headRequest && fields.contentLength >= 0)) {
-    body?.cancel().catch(noop);
-    let framing = "";
-    if (status === STATUS.NotModified || headRequest) {
-      if (fields.contentLength >= 0) framing = contentLengthLine(fields.contentLength);
-    } else if (status !== STATUS.NoContent) {
-      framing = contentLengthLine(0);
-    }
-    const advertised = headRequest && !bodyless && fields.contentLength > 0;
-    target.write(encodeMessage(headText(status, fields, framing, connection, advertised), null));
-    return outcome;
+/**
+ * A body read whole: head and body in one write with Content-Length. For HEAD, the same head and no body
+ * (RFC 9110 §9.3.2). A body whose size differs from the app's Content-Length is sent with its real length.
+ */
+export function sendBuffered(
+  target: ResponseTarget,
+  status: number,
+  fields: ResponseFields,
+  body: Uint8Array,
+  connection: string,
+  headRequest: boolean,
+): void {
+  const length = body.length;
+  if (fields.contentLength >= 0 && fields.contentLength !== length) {
+    target.reportError(new Error(`Content-Length ${fields.contentLength} but the body has ${length} bytes`));
   }
+  const text = headText(status, fields, contentLengthLine(length), connection, length > 0);
+  target.write(encodeMessage(text, headRequest ? null : body));
+}
 
+/**
+ * A streamed body. A HEAD gets the head a GET would get (the app's Content-Length, else chunked) and the
+ * stream is cancelled unread.
+ */
+export async function sendStream(
+  target: ResponseTarget,
+  response: Response,
+  fields: ResponseFields,
+  connection: string,
+  headRequest: boolean,
+): Promise<StreamOutcome> {
+  const status = response.status;
+  const body = response.body;
+  if (body === null) {
+    sendBuffered(target, status, fields, new Uint8Array(0), connection, headRequest);
+    return "done";
+  }
+  if (headRequest) {
+    body.cancel().catch(noop);
+    const framing = fields.contentLength >= 0 ? contentLengthLine(fields.contentLength) : CHUNKED;
+    target.write(encodeMessage(headText(status, fields, framing, connection, true), null));
+    return "done";
+  }
   const start = await startBody(body);
   if (!target.writable) {
     start.reader.cancel().catch(noop);
@@ -78,25 +124,13 @@ export async function writeResponse(
   }
   const first = concatBytes(start.chunks, start.bytes);
   if (start.done) {
-    if (fields.contentLength >= 0 && fields.contentLength !== first.length) {
-      target.reportError(
-        new Error(`Content-Length ${fields.contentLength} but the body has ${first.length} bytes`),
-      );
-    }
-    const text = headText(status, fields, contentLengthLine(first.length), connection, first.length > 0);
-    target.write(encodeMessage(text, headRequest ? null : first));
-    return outcome;
-  }
-  if (headRequest) {
-    start.reader.cancel().catch(noop);
-    target.write(encodeMessage(headText(status, fields, CHUNKED, connection, true), null));
-    return outcome;
+    sendBuffered(target, status, fields, first, connection, false);
+    return "done";
   }
   const stream = { reader: start.reader, pending: start.pending!, first };
-  const ended = fields.contentLength >= 0
+  return fields.contentLength >= 0
     ? await pumpFixedLength(target, stream, status, fields, connection)
     : await pumpChunked(target, stream, status, fields, connection);
-  return ended === "done" ? outcome : ended;
 }
 
 interface OpenBody {
@@ -112,7 +146,7 @@ function pumpChunked(
   status: number,
   fields: ResponseFields,
   connection: string,
-): Promise<"done" | "aborted" | "failed"> {
+): Promise<StreamOutcome> {
   const head = headText(status, fields, CHUNKED, connection, true);
   return pump(
     target,
@@ -130,7 +164,7 @@ async function pumpFixedLength(
   status: number,
   fields: ResponseFields,
   connection: string,
-): Promise<"done" | "aborted" | "failed"> {
+): Promise<StreamOutcome> {
   const declared = fields.contentLength;
   let sent = 0;
   const fit = (chunk: Uint8Array) => {
@@ -156,7 +190,7 @@ async function pump(
   opening: Uint8Array,
   frame: (chunk: Uint8Array) => Uint8Array,
   closing: Uint8Array | null,
-): Promise<"done" | "aborted" | "failed"> {
+): Promise<StreamOutcome> {
   const reader = body.reader;
   // A client that disconnects mid-stream cancels the body, so the producer stops.
   target.onAbort(() => reader.cancel().catch(noop));

@@ -3,7 +3,9 @@
  * place that turns an {@link HttpError} into bytes.
  * @module
  */
-import { encodeLatin1Into, hasToken, isTchar } from "./chars.ts";
+import { allocMessage } from "./bytes.ts";
+import { encodeLatin1Into, hasToken } from "./chars.ts";
+import { type DefaultHeaders, defaultLinesWithout, NO_DEFAULT_HEADERS } from "./default_headers.ts";
 import type { HttpError } from "./errors.ts";
 import { reasonPhrase, STATUS } from "./status.ts";
 
@@ -19,63 +21,101 @@ const DEFAULT_CONTENT_TYPE = "content-type: text/plain; charset=utf-8\r\n";
 
 /** What the server needs to know about the app's response headers, gathered in one pass. */
 export interface ResponseFields {
-  /** The app's header lines, serialized, without the ones the server owns. */
-  lines: string;
+  /** The default header lines the app did not override, then the app's lines, without the server-owned ones. */
+  readonly lines: string;
   /** The app's Content-Length, or -1. */
-  contentLength: number;
-  hasContentType: boolean;
-  hasDate: boolean;
+  readonly contentLength: number;
+  readonly hasContentType: boolean;
+  readonly hasDate: boolean;
   /** The app asked for `Connection: close`. */
-  close: boolean;
+  readonly close: boolean;
+  /**
+   * The app marked the body as a stream through its headers: `Content-Type: text/event-stream`, or a
+   * `Transfer-Encoding` of its own (Hono's `streamSSE` and `streamText` set `Transfer-Encoding: chunked`).
+   */
+  readonly stream: boolean;
+}
+
+/** The fields under construction, also the `this` of {@link collectField} (no closure per response). */
+class FieldCollector implements ResponseFields {
+  lines = "";
+  contentLength = -1;
+  hasContentType = false;
+  hasDate = false;
+  close = false;
+  stream = false;
+  setCookie = false;
+  overridden = 0;
+  readonly switching: boolean;
+  readonly defaultBits: ReadonlyMap<string, number>;
+
+  constructor(switching: boolean, defaultBits: ReadonlyMap<string, number>) {
+    this.switching = switching;
+    this.defaultBits = defaultBits;
+  }
+}
+
+function collectField(this: FieldCollector, value: string, name: string): void {
+  switch (name) {
+    case "set-cookie":
+      // Each cookie on its own line (RFC 6265 §3); added once afterwards through getSetCookie().
+      this.setCookie = true;
+      return;
+    case "content-length":
+      if (!this.switching) this.contentLength = parseLength(value);
+      return;
+    case "transfer-encoding":
+      // The server owns the framing; the app's Transfer-Encoding only says that the body is a stream.
+      this.stream = true;
+      return;
+    case "content-type":
+      if (this.switching) return;
+      this.hasContentType = true;
+      if (isEventStream(value)) this.stream = true;
+      break;
+    case "date":
+      this.hasDate = true;
+      break;
+    case "connection":
+      if (this.switching) break;
+      this.close = hasToken(value, "close");
+      return;
+    case "keep-alive":
+      if (!this.switching) return;
+      break;
+  }
+  const bit = this.defaultBits.get(name);
+  if (bit !== undefined) this.overridden |= 1 << bit;
+  this.lines += `${name}: ${value}\r\n`;
+}
+
+/** `text/event-stream` (RFC 6838 §4.2: media types compare case-insensitively), parameters allowed. */
+function isEventStream(value: string): boolean {
+  return value.length >= 17 && (value.charCodeAt(0) | 0x20) === 0x74 &&
+    value.slice(0, 17).toLowerCase() === "text/event-stream";
 }
 
 /**
- * Reads the app's headers. For a normal response the server owns framing and connection management, so
- * `content-length`, `transfer-encoding`, `connection` and `keep-alive` are dropped (Content-Length is returned
- * to be honoured). For a 101 the `connection` and `upgrade` headers are the point, and there is no body, so
- * `content-length`, `content-type` and `transfer-encoding` are dropped instead (RFC 9110 §15.2.2).
+ * Reads the app's headers and puts the server's default headers in front of them, except those the app set
+ * itself. For a normal response the server owns framing and connection management, so `content-length`,
+ * `transfer-encoding`, `connection` and `keep-alive` are dropped (Content-Length is returned to be honoured).
+ * For a 101 the `connection` and `upgrade` headers are the point, and there is no body, so `content-length`,
+ * `content-type` and `transfer-encoding` are dropped instead (RFC 9110 §15.2.2).
  */
-export function readResponseFields(headers: Headers, switching: boolean): ResponseFields {
-  const fields: ResponseFields = {
-    lines: "",
-    contentLength: -1,
-    hasContentType: false,
-    hasDate: false,
-    close: false,
-  };
-  let setCookie = false;
+export function readResponseFields(
+  headers: Headers,
+  switching: boolean,
+  defaults: DefaultHeaders = NO_DEFAULT_HEADERS,
+): ResponseFields {
+  const fields = new FieldCollector(switching, defaults.bits);
   // forEach is markedly cheaper than the iterator protocol on Deno's Headers.
-  headers.forEach((value, name) => {
-    switch (name) {
-      case "set-cookie":
-        // Each cookie on its own line (RFC 6265 §3); added once below through getSetCookie().
-        setCookie = true;
-        return;
-      case "content-length":
-        if (!switching) fields.contentLength = parseLength(value);
-        return;
-      case "transfer-encoding":
-        return;
-      case "content-type":
-        if (switching) return;
-        fields.hasContentType = true;
-        break;
-      case "date":
-        fields.hasDate = true;
-        break;
-      case "connection":
-        if (switching) break;
-        fields.close = hasToken(value, "close");
-        return;
-      case "keep-alive":
-        if (!switching) return;
-        break;
-    }
-    fields.lines += `${name}: ${value}\r\n`;
-  });
-  if (setCookie) {
+  headers.forEach(collectField, fields);
+  if (fields.setCookie) {
+    const bit = defaults.bits.get("set-cookie");
+    if (bit !== undefined) fields.overridden |= 1 << bit;
     for (const cookie of headers.getSetCookie()) fields.lines += `set-cookie: ${cookie}\r\n`;
   }
+  fields.lines = defaultLinesWithout(defaults, fields.overridden) + fields.lines;
   return fields;
 }
 
@@ -145,7 +185,7 @@ export function contentLengthLine(length: number): string {
 /** Head and body in one buffer, so a small response is one write. */
 export function encodeMessage(head: string, body: Uint8Array | null): Uint8Array {
   const bodyLength = body === null ? 0 : body.length;
-  const out = new Uint8Array(head.length + bodyLength);
+  const out = allocMessage(head.length + bodyLength);
   encodeLatin1Into(head, out, 0);
   if (body !== null) out.set(body, head.length);
   return out;
@@ -154,7 +194,7 @@ export function encodeMessage(head: string, body: Uint8Array | null): Uint8Array
 /** One chunk of a chunked body (RFC 9112 §7.1): size in hex, CRLF, data, CRLF, in one buffer. */
 export function encodeChunk(data: Uint8Array): Uint8Array {
   const size = data.length.toString(16);
-  const out = new Uint8Array(size.length + data.length + 4);
+  const out = allocMessage(size.length + data.length + 4);
   encodeLatin1Into(size, out, 0);
   let offset = size.length;
   out[offset++] = 0x0d;
@@ -164,27 +204,6 @@ export function encodeChunk(data: Uint8Array): Uint8Array {
   out[offset++] = 0x0d;
   out[offset] = 0x0a;
   return out;
-}
-
-/**
- * Validates `[name, value]` pairs the server adds to its own responses and serializes them once.
- * @throws {TypeError} for a name that is not a token or a value with CR, LF or NUL.
- */
-export function serializeDefaultHeaders(headers: readonly (readonly [string, string])[]): string {
-  let lines = "";
-  for (const [name, value] of headers) {
-    if (name.length === 0 || ![...name].every((c) => isTchar(c.charCodeAt(0)))) {
-      throw new TypeError(`Invalid default header name: ${name}`);
-    }
-    for (let i = 0; i < value.length; i++) {
-      const c = value.charCodeAt(i);
-      if (c === 0x0d || c === 0x0a || c === 0 || c > 0xff) {
-        throw new TypeError(`Invalid value for header ${name}`);
-      }
-    }
-    lines += `${name.toLowerCase()}: ${value}\r\n`;
-  }
-  return lines;
 }
 
 const encoder = new TextEncoder();

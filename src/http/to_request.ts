@@ -15,8 +15,12 @@ export const FALLBACK_HOST = "localhost";
  * @throws {HttpError} 501 for CONNECT, TRACE and TRACK (a relay is no proxy, and `Request` forbids them);
  * 400 when the URL does not parse.
  */
-export function toRequest(head: RequestHead, body: Uint8Array | null, secure: boolean): Request {
-  const method = head.method;
+export function toRequest(
+  head: RequestHead,
+  body: Uint8Array | null,
+  secure: boolean,
+  method: string = head.method,
+): Request {
   if (method.length >= 5 && method.length <= 7 && isForbiddenMethod(method.toUpperCase())) {
     throw new HttpError(STATUS.NotImplemented, "method_not_supported", `Method ${method} is not supported`);
   }
@@ -24,8 +28,16 @@ export function toRequest(head: RequestHead, body: Uint8Array | null, secure: bo
   const path = head.path === "*" ? "/*" : head.path;
   const url = (secure ? "https://" : "http://") + (head.host ?? FALLBACK_HOST) + path;
   try {
-    // The parser's bodies are fresh copies backed by plain ArrayBuffers.
-    return new Request(url, { method, headers: head.headers, body: body as Uint8Array<ArrayBuffer> | null });
+    // A GET without init, then the headers appended one by one, is about a third cheaper on Deno than the
+    // same headers in the init (its sequence conversion copies every pair); the result is the same.
+    const request = method === "GET" && body === null
+      ? new Request(url)
+      // The parser's bodies are fresh copies backed by plain ArrayBuffers.
+      : new Request(url, { method, body: body as Uint8Array<ArrayBuffer> | null });
+    const headers = request.headers;
+    const fields = head.headers;
+    for (let i = 0; i < fields.length; i++) headers.append(fields[i][0], fields[i][1]);
+    return request;
   } catch (error) {
     throw badRequest(
       "invalid_request",

@@ -4,7 +4,7 @@
  */
 import type { Conn } from "../runtime/conn.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
-import { serializeDefaultHeaders } from "./response_writer.ts";
+import { type DefaultHeaders, NO_DEFAULT_HEADERS, resolveDefaultHeaders } from "./default_headers.ts";
 
 /**
  * Takes over a connection after the server wrote `101 Switching Protocols`. `head` is a copy of every byte
@@ -24,7 +24,7 @@ export interface RequestInfo {
    * Registers the taker of the connection. Call it while handling the request and return a 200 Response
    * whose headers are those of the 101 (Upgrade, Connection, Sec-WebSocket-Accept, …); the server then
    * writes `101 Switching Protocols` with those headers and calls `onUpgrade`. Any other status refuses the
-   * upgrade.
+   * upgrade, and so does a HEAD request (which the handler sees as the GET it stands for).
    * @throws {Error} once the response for this request has been started.
    */
   upgrade(onUpgrade: UpgradeHandler): void;
@@ -37,7 +37,12 @@ export type HttpHandler = (request: Request, info: RequestInfo) => Response | Pr
 export interface HttpServerOptions {
   /** Overrides of `HTTP_LIMITS`. */
   limits?: Partial<HttpLimits>;
-  /** Headers added to the responses the server makes itself (errors, timeouts): CSP, secure headers. */
+  /**
+   * Headers added to every response: the app's (unless it set a header of the same name itself, which then
+   * wins), the server's own errors and timeouts, and the 101 of an upgrade. Meant for the CSP and the secure
+   * headers, serialized once per server. At most 30 distinct names.
+   * @default []
+   */
   defaultHeaders?: [string, string][];
   /** Reports handler failures, stream errors and upgrade handler failures (for logging). */
   onError?(error: unknown): void;
@@ -46,12 +51,16 @@ export interface HttpServerOptions {
 /** Options merged and validated once, shared by every connection of a server. */
 export interface ServerConfig {
   readonly limits: HttpLimits;
-  readonly defaultHeaderLines: string;
+  readonly defaultHeaders: DefaultHeaders;
   readonly onError: (error: unknown) => void;
 }
 
 const resolved = new WeakMap<HttpServerOptions, ServerConfig>();
-const DEFAULT_CONFIG: ServerConfig = { limits: resolveLimits(), defaultHeaderLines: "", onError: () => {} };
+const DEFAULT_CONFIG: ServerConfig = {
+  limits: resolveLimits(),
+  defaultHeaders: NO_DEFAULT_HEADERS,
+  onError: () => {},
+};
 
 /**
  * Resolves options into a {@link ServerConfig}, cached per options object so per-connection callers pay once.
@@ -64,7 +73,7 @@ export function resolveConfig(options: HttpServerOptions | undefined): ServerCon
     const onError = options.onError;
     config = {
       limits: resolveLimits(options.limits),
-      defaultHeaderLines: serializeDefaultHeaders(options.defaultHeaders ?? []),
+      defaultHeaders: resolveDefaultHeaders(options.defaultHeaders ?? []),
       onError: onError === undefined ? () => {} : (error) => {
         try {
           onError(error);

@@ -4,7 +4,6 @@
  */
 import { Hono } from "hono";
 import type { RequestInfo } from "../http/mod.ts";
-import { securityHeaders } from "./security.ts";
 
 /** Hono environment of the relay: `c.env` is the HTTP layer's per-request info (peer, TLS, upgrade slot). */
 export type RelayEnv = { Bindings: RequestInfo };
@@ -17,10 +16,13 @@ export interface AppDeps {
   routes?(app: Hono<RelayEnv>): void;
 }
 
-/** Builds the relay's Hono app. */
+/**
+ * Builds the relay's Hono app. The secure headers and the CSP are not set here: the HTTP server adds them to
+ * every response it writes (`securityHeaderList` in `security.ts`, passed as its `defaultHeaders`), so no
+ * middleware runs per request for them.
+ */
 export function createApp(deps: AppDeps): Hono<RelayEnv> {
   const app = new Hono<RelayEnv>();
-  app.use(securityHeaders((c) => c.env?.secure === true));
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get(

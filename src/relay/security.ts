@@ -4,10 +4,13 @@
  * API responses get `default-src 'none'; frame-ancestors 'none'`: they are data, never a document, so nothing
  * may load from them or frame them. HSTS is sent only over TLS: on plain HTTP it means nothing to browsers and
  * would wrongly pin a development host.
+ *
+ * The headers are those of Hono's `secureHeaders` middleware, computed once at startup and handed to the HTTP
+ * server as its default headers: it writes them on every response (the app's, its own errors, the 101 of an
+ * upgrade) without per-request work, and a header the app sets itself wins.
  * @module
  */
 import { Hono } from "hono";
-import type { MiddlewareHandler } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 
 /** The CSP of every non-HTML response. */
@@ -21,18 +24,9 @@ const tls = secureHeaders({
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
 });
 
-/** Hono middleware: the secure headers for this request's transport. */
-export function securityHeaders(
-  isSecure: (c: Parameters<MiddlewareHandler>[0]) => boolean,
-): MiddlewareHandler {
-  return function securityHeadersMiddleware(c, next) {
-    return isSecure(c) ? tls(c, next) : plain(c, next);
-  };
-}
-
 /**
- * The same headers as a list, for responses the HTTP layer makes itself (400, 408, 413, …) before any Hono
- * handler runs. Computed from the middleware, so the two can never drift apart.
+ * The secure headers of a transport (`secure`: TLS) as a list, for `HttpServerOptions.defaultHeaders`.
+ * Computed by running Hono's own middleware once, so they follow Hono's defaults.
  */
 export async function securityHeaderList(secure: boolean): Promise<[string, string][]> {
   const app = new Hono();

@@ -2,6 +2,7 @@ import { afterEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Conn, ConnHandler } from "../../src/runtime/conn.ts";
 import { serveHttp } from "../../src/http/server.ts";
+import { streamResponse } from "../../src/http/body_reader.ts";
 import type { HttpHandler, HttpServerOptions, RequestInfo } from "../../src/http/types.ts";
 import { FakeConn } from "../support/fake_conn.ts";
 import { bytes, latin1, readResponses, settle, until } from "./support.ts";
@@ -251,7 +252,7 @@ describe("serveHttp streaming responses", () => {
   it("honours a Content-Length the app set on a streamed body", async () => {
     let controller!: ReadableStreamDefaultController<Uint8Array>;
     const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
-    const conn = serve(() => new Response(stream, { headers: { "content-length": "6" } }));
+    const conn = serve(() => streamResponse(new Response(stream, { headers: { "content-length": "6" } })));
     conn.push(get("/"));
     await settle();
     controller.enqueue(bytes("abc"));
@@ -274,7 +275,7 @@ describe("serveHttp streaming responses", () => {
       start: (c) => void (controller = c),
       pull: () => void pulls++,
     }, { highWaterMark: 0 });
-    const conn = serve(() => new Response(stream));
+    const conn = serve(() => streamResponse(new Response(stream)));
     conn.full = true;
     conn.push(get("/"));
     await settle();
@@ -299,7 +300,7 @@ describe("serveHttp streaming responses", () => {
       start: (c) => void (controller = c),
       cancel: () => void (cancelled = true),
     });
-    const conn = serve(() => new Response(stream));
+    const conn = serve(() => streamResponse(new Response(stream)));
     conn.push(get("/"));
     await settle();
     controller.enqueue(bytes("first"));
