@@ -52,7 +52,7 @@ describe("parseConfig", () => {
       [["--port"], /--port needs a value/],
       [["--tls-cert", "c.pem"], /--tls-cert and --tls-key/],
       [["--allowed-origins", "https://a.example/path"], /--allowed-origins/],
-      [["--broker", "redis://127.0.0.1:6379"], /--broker/],
+      [["--broker", "nats://127.0.0.1:4222"], /--broker/],
       [["--jwt-secret", "s"], /--jwt-secret/],
       [["stray"], /stray/],
     ];

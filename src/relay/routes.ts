@@ -164,7 +164,12 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
     if (since === null || limit === null) {
       return c.json({ error: "bad_query", message: "since and limit must be non-negative integers" }, 400);
     }
-    const history = await relay.broker.history(channel, { since, limit: Math.min(limit, MAX_HISTORY_LIMIT) });
+    let history;
+    try {
+      history = await relay.broker.history(channel, { since, limit: Math.min(limit, MAX_HISTORY_LIMIT) });
+    } catch {
+      return c.json({ error: "unavailable", message: "the history cannot be read now" }, 503);
+    }
     return c.json({
       channel,
       epoch: history.epoch,
