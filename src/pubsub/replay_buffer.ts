@@ -47,12 +47,14 @@ export class ReplayBuffer {
   /**
    * Combines the history read (made after the attach) with the held live messages: the replay, then held
    * messages of the same epoch with `seq` above the last replayed (or, unrecovered, above the state read).
-   * If the epoch changed and the read predates it, the read is void: the subscriber starts unrecovered in the
-   * new epoch.
+   * If the epoch changed (or a hole was announced past the read) meanwhile, the read is void: the subscriber
+   * starts unrecovered from the announced state.
    */
   settle(recovery: Recovery): Settled {
     const reset = this.#reset;
-    const stale = reset !== undefined && reset.epoch !== recovery.epoch;
+    // A reset in another epoch voids the read; so does one in the same epoch past what was read (a broker
+    // announcing a hole it could not fill): either way the subscriber must not be told it recovered.
+    const stale = reset !== undefined && (reset.epoch !== recovery.epoch || reset.seq > recovery.seq);
     const base: ChannelState = stale ? reset : recovery;
     const messages = stale ? [] : recovery.messages.slice();
     for (const message of this.#held) {

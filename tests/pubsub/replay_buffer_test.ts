@@ -57,4 +57,14 @@ describe("ReplayBuffer", () => {
     assert.equal(state.recovered, true);
     assert.deepEqual(messages.map((m) => [m.epoch, m.seq]), [["e2", 1], ["e2", 2]]);
   });
+
+  it("voids a replay when a hole past it is announced in the same epoch, so no gap is called recovered", () => {
+    const buffer = new ReplayBuffer("c");
+    // The read covered up to 6; the broker then lost 7..150 and announced the hole at 150.
+    buffer.epochChanged({ seq: 150, epoch: "e1" });
+    buffer.push(message(151));
+    const { state, messages } = buffer.settle(recovered(3, 6));
+    assert.deepEqual(state, { channel: "c", seq: 150, epoch: "e1", recovered: false });
+    assert.deepEqual(messages.map((m) => m.seq), [151]);
+  });
 });
