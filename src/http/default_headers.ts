@@ -18,6 +18,8 @@ export interface DefaultHeaders {
   readonly bits: ReadonlyMap<string, number>;
   /** The serialized lines of each name, by bit. */
   readonly linesByBit: readonly string[];
+  /** Status line plus {@link lines}, encoded, per status: the constant start of most heads. */
+  readonly heads: Map<number, Uint8Array>;
 }
 
 /** No default headers. */
@@ -25,6 +27,7 @@ export const NO_DEFAULT_HEADERS: DefaultHeaders = Object.freeze({
   lines: "",
   bits: new Map<string, number>(),
   linesByBit: [],
+  heads: new Map<number, Uint8Array>(),
 });
 
 /**
@@ -62,7 +65,7 @@ export function resolveDefaultHeaders(headers: readonly (readonly [string, strin
     linesByBit[bit] += line;
     lines += line;
   }
-  return Object.freeze({ lines, bits, linesByBit });
+  return Object.freeze({ lines, bits, linesByBit, heads: new Map<number, Uint8Array>() });
 }
 
 /** The default lines minus those of the names whose bits are set in `overridden` (names the app set). */

@@ -134,8 +134,12 @@ export class HttpConnection implements ConnHandler {
     if (phase >= CLOSING) return;
     this.#parser.feed(chunk);
     if (phase === WAIT_HEAD) {
-      if (this.#deadlineKind === IDLE) this.#setDeadline(HEAD, this.#config.limits.headTimeoutMs);
+      const idle = this.#deadlineKind === IDLE;
       this.#advance();
+      // The head timeout runs from the first byte of a request; a head that arrived whole never needs it.
+      if (idle && this.#deadlineKind === IDLE && this.#phase === WAIT_HEAD) {
+        this.#setDeadline(HEAD, this.#config.limits.headTimeoutMs);
+      }
     } else if (phase === WAIT_BODY) {
       this.#setDeadline(BODY, this.#config.limits.bodyTimeoutMs);
       this.#advance();

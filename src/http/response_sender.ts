@@ -13,6 +13,7 @@ import {
   contentLengthLine,
   encodeChunk,
   encodeMessage,
+  encodeResponse,
   headText,
   LAST_CHUNK,
   type ResponseFields,
@@ -71,7 +72,7 @@ export function sendBodyless(
   const framing = status === STATUS.NotModified && fields.contentLength >= 0
     ? contentLengthLine(fields.contentLength)
     : "";
-  target.write(encodeMessage(headText(status, fields, framing, connection, false), null));
+  target.write(encodeResponse(status, fields, framing, connection, false, null));
 }
 
 /**
@@ -90,8 +91,8 @@ export function sendBuffered(
   if (fields.contentLength >= 0 && fields.contentLength !== length) {
     target.reportError(new Error(`Content-Length ${fields.contentLength} but the body has ${length} bytes`));
   }
-  const text = headText(status, fields, contentLengthLine(length), connection, length > 0);
-  target.write(encodeMessage(text, headRequest ? null : body));
+  const framing = contentLengthLine(length);
+  target.write(encodeResponse(status, fields, framing, connection, length > 0, headRequest ? null : body));
 }
 
 /**

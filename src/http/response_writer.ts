@@ -4,7 +4,7 @@
  * @module
  */
 import { allocMessage } from "./bytes.ts";
-import { encodeLatin1Into, hasToken } from "./chars.ts";
+import { encodeLatin1, encodeLatin1Into, hasToken } from "./chars.ts";
 import { type DefaultHeaders, defaultLinesWithout, NO_DEFAULT_HEADERS } from "./default_headers.ts";
 import type { HttpError } from "./errors.ts";
 import { reasonPhrase, STATUS } from "./status.ts";
@@ -23,6 +23,10 @@ const DEFAULT_CONTENT_TYPE = "content-type: text/plain; charset=utf-8\r\n";
 export interface ResponseFields {
   /** The default header lines the app did not override, then the app's lines, without the server-owned ones. */
   readonly lines: string;
+  /** The app's lines alone. */
+  readonly appLines: string;
+  /** The server's default headers when the app overrode none of them (their encoded head can be reused). */
+  readonly defaults: DefaultHeaders | null;
   /** The app's Content-Length, or -1. */
   readonly contentLength: number;
   readonly hasContentType: boolean;
@@ -39,6 +43,8 @@ export interface ResponseFields {
 /** The fields under construction, also the `this` of {@link collectField} (no closure per response). */
 class FieldCollector implements ResponseFields {
   lines = "";
+  appLines = "";
+  defaults: DefaultHeaders | null = null;
   contentLength = -1;
   hasContentType = false;
   hasDate = false;
@@ -86,7 +92,7 @@ function collectField(this: FieldCollector, value: string, name: string): void {
   }
   const bit = this.defaultBits.get(name);
   if (bit !== undefined) this.overridden |= 1 << bit;
-  this.lines += `${name}: ${value}\r\n`;
+  this.appLines += `${name}: ${value}\r\n`;
 }
 
 /** `text/event-stream` (RFC 6838 §4.2: media types compare case-insensitively), parameters allowed. */
@@ -113,9 +119,14 @@ export function readResponseFields(
   if (fields.setCookie) {
     const bit = defaults.bits.get("set-cookie");
     if (bit !== undefined) fields.overridden |= 1 << bit;
-    for (const cookie of headers.getSetCookie()) fields.lines += `set-cookie: ${cookie}\r\n`;
+    for (const cookie of headers.getSetCookie()) fields.appLines += `set-cookie: ${cookie}\r\n`;
   }
-  fields.lines = defaultLinesWithout(defaults, fields.overridden) + fields.lines;
+  if (fields.overridden === 0) {
+    fields.defaults = defaults;
+    fields.lines = defaults.lines + fields.appLines;
+  } else {
+    fields.lines = defaultLinesWithout(defaults, fields.overridden) + fields.appLines;
+  }
   return fields;
 }
 
@@ -170,6 +181,38 @@ export function headText(
   if (!fields.hasDate) text += dateHeaderLine();
   if (hasBody && !fields.hasContentType) text += DEFAULT_CONTENT_TYPE;
   return text + framing + connection + "\r\n";
+}
+
+/**
+ * Head (as {@link headText} builds it) and body in one buffer. When the app overrode no default header, the
+ * status line and the default headers are copied from bytes encoded once per status, and only the rest of
+ * the head is encoded.
+ */
+export function encodeResponse(
+  status: number,
+  fields: ResponseFields,
+  framing: string,
+  connection: string,
+  hasBody: boolean,
+  body: Uint8Array | null,
+): Uint8Array {
+  const defaults = fields.defaults;
+  if (defaults === null) return encodeMessage(headText(status, fields, framing, connection, hasBody), body);
+  let tail = fields.appLines;
+  if (!fields.hasDate) tail += dateHeaderLine();
+  if (hasBody && !fields.hasContentType) tail += DEFAULT_CONTENT_TYPE;
+  tail += framing + connection + "\r\n";
+  let start = defaults.heads.get(status);
+  if (start === undefined) {
+    start = encodeLatin1(statusLine(status) + defaults.lines);
+    if (defaults.heads.size < 100) defaults.heads.set(status, start);
+  }
+  const bodyLength = body === null ? 0 : body.length;
+  const out = allocMessage(start.length + tail.length + bodyLength);
+  out.set(start);
+  const end = encodeLatin1Into(tail, out, start.length);
+  if (body !== null) out.set(body, end);
+  return out;
 }
 
 /** The head of a 101 (RFC 9110 §15.2.2) carrying the app's headers. */
