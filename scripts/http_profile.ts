@@ -4,13 +4,14 @@
  * Prints requests per second and requests per server CPU-second for each target, and the ratio to `Deno.serve`.
  *
  *     deno run -A scripts/http_profile.ts [--seconds 10] [--warmup 2] [--rounds 1] [--targets deno,relay,bare]
- *       [--cpu-prof DIR]
+ *       [--cpu-prof DIR] [--v8-flags F]
  *
  * Targets: `deno` (the `Deno.serve` reference server), `relay` (`src/main.ts`, the full Hono app), `bare` (our
  * `HttpServer` with a one-line handler, run by this script with `--serve-bare`), `raw` (the runtime adapter
  * writing a constant response, no HTTP server: the floor). `name@DIR` runs a target from another checkout
- * (a baseline). With `--rounds N` the targets run N times, interleaved, and the medians are reported. `--cpu-prof DIR` writes a V8
- * CPU profile of each of our servers into DIR when it stops.
+ * (a baseline). With `--rounds N` the targets run N times, interleaved, and the medians are reported.
+ * `--cpu-prof DIR` writes a V8 CPU profile of each of our servers into DIR when it stops; `--v8-flags F`
+ * passes V8 flags to them.
  *
  *     deno run -A scripts/http_profile.ts --in-process bare|relay
  *
@@ -157,10 +158,13 @@ async function compare(): Promise<void> {
   const clkTck = await clockTicksPerSecond();
   const deno = Deno.execPath();
   const root = new URL("..", import.meta.url).pathname;
-  const prof = (name: string) =>
-    profileDir === ""
+  const v8Flags = option("--v8-flags", "");
+  const prof = (name: string) => [
+    ...(v8Flags === "" ? [] : [`--v8-flags=${v8Flags}`]),
+    ...(profileDir === ""
       ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`];
+      : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name}.cpuprofile`]),
+  ];
   const commands: Record<string, string[]> = {
     deno: [deno, "run", "-A", "scripts/bench/ref_deno_native.ts", "--port", "0"],
     relay: [deno, "run", "-A", ...prof("relay"), "src/main.ts", "--port", "0", "--host", "127.0.0.1"],

@@ -66,8 +66,8 @@ export function parseRequestHead(
   for (let line = 1; line < lineEnds.length - 1; line++) {
     const field = parseFieldLine(text, lineEnds[line - 1] + 2, lineEnds[line]);
     headers.push(field);
-    const [name, value] = field;
-    switch (name) {
+    const value = field[1];
+    switch (field[0]) {
       case "host":
         hostCount++;
         host = value;
