@@ -1,6 +1,6 @@
 /**
  * Child processes of a bench run: spawned with their output drained (a full pipe would stall a server), tracked
- * so that every one of them is stopped at the end, on errors and on Ctrl-C, and read through `/proc`.
+ * so that every one of them is stopped at the end, on errors and on Ctrl-C; CPU time read through `/proc`.
  * @module
  */
 
@@ -139,10 +139,4 @@ export function cpuTicks(pid: number): number {
   // The command name may hold spaces and parentheses: count fields after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Resident set size in KiB (`VmRSS` of `/proc/<pid>/status`). */
-export function rssKiB(pid: number): number {
-  const match = /^VmRSS:\s+(\d+) kB/m.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-  return match ? Number(match[1]) : NaN;
 }

@@ -3,7 +3,7 @@
  * against the targets, and printing one table per scenario.
  * @module
  */
-import type { HttpResult } from "./http_bench.ts";
+import { HTTP_CONNECTIONS, type HttpResult } from "./http_bench.ts";
 import type { LoadgenResult } from "./loadgen.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { ServerName } from "./servers.ts";
@@ -289,7 +289,7 @@ export function httpTable(rows: HttpRecord[]): string {
         : [r.server, "-", "-", "-", "-", "-", `FAILED: ${r.error}`]
     ),
   );
-  return `\n== http-healthz: keep-alive GET /healthz, wrk -t1 -c50\n${table}\n` +
+  return `\n== http-healthz: keep-alive GET /healthz, wrk -t1 -c${HTTP_CONNECTIONS}\n${table}\n` +
     `  target: relay ≥ ${TARGETS.httpVsDenoServe}× Deno.serve's requests per CPU-second`;
 }
 

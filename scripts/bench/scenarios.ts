@@ -33,11 +33,6 @@ export interface Scenario {
   readonly quick: boolean;
 }
 
-/** Deliveries per message in a scenario (every client of the channel, the sender included). */
-export function deliveriesPerMessage(s: Scenario): number {
-  return s.clients;
-}
-
 function chat(clients: number, window: number, quick: boolean): Scenario {
   return {
     name: `chat-${clients}`,
