@@ -135,12 +135,8 @@ describe("the relay's HTTP/1.1 server, with independent clients", () => {
       }
     });
 
-    // RFC 9110 §9.3.2 lets HEAD carry the GET's Content-Length. Hono answers HEAD with a body-less copy of the
-    // GET response, so the HTTP layer only knows the length when the route sets it (docs/http.md, Responses),
-    // and /healthz does not yet.
-    it("HEAD /healthz carries the content-length a GET would have", {
-      todo: "/healthz sets no content-length, so its HEAD response carries none",
-    }, async () => {
+    // RFC 9110 §9.3.2: HEAD carries the GET's Content-Length (the HTTP layer answers HEAD as the GET it stands for).
+    it("HEAD /healthz carries the content-length a GET would have", async () => {
       const { text, closed } = await exchange(
         port,
         head("HEAD /healthz HTTP/1.1", "Host: 127.0.0.1", "Connection: close"),
