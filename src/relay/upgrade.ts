@@ -7,7 +7,14 @@
  * @module
  */
 import type { Context } from "hono";
-import { createWSMessageEvent, defineWebSocketHelper, WSContext } from "hono/ws";
+import {
+  createWSMessageEvent,
+  defineWebSocketHelper,
+  WSContext,
+  type WSContextInit,
+  type WSEvents,
+  type WSReadyState,
+} from "hono/ws";
 import type { RequestInfo } from "../http/mod.ts";
 import {
   validateHandshake,
@@ -26,19 +33,67 @@ export interface UpgradeOptions {
   limits?: Partial<WebSocketOptions>;
 }
 
-function contextOf(ws: WebSocketConnection): WSContext<WebSocketConnection> {
-  return new WSContext<WebSocketConnection>({
-    send: (source) => {
-      if (typeof source === "string") ws.sendText(source);
-      else ws.sendBinary(source instanceof Uint8Array ? source : new Uint8Array(source));
-    },
-    close: (code, reason) => ws.close(code, reason),
-    raw: ws,
-    get readyState() {
-      return ws.readyState;
-    },
-    protocol: ws.protocol,
-  });
+/**
+ * Carries our connection's events to Hono's `WSEvents`, with one `WSContext` per connection. One object per
+ * connection rather than a closure per event: a relay holds many idle connections.
+ */
+class HonoBridge implements WebSocketEvents {
+  readonly #events: WSEvents<WebSocketConnection>;
+  #context: WSContext<WebSocketConnection> | undefined;
+
+  constructor(events: WSEvents<WebSocketConnection>) {
+    this.#events = events;
+  }
+
+  onOpen(ws: WebSocketConnection): void {
+    this.#events.onOpen?.(new Event("open"), this.#contextOf(ws));
+  }
+
+  onMessage(ws: WebSocketConnection, data: string | Uint8Array): void {
+    this.#events.onMessage?.(
+      createWSMessageEvent(typeof data === "string" ? data : exactBuffer(data)),
+      this.#contextOf(ws),
+    );
+  }
+
+  onClose(ws: WebSocketConnection, code: number, reason: string, wasClean: boolean): void {
+    this.#events.onClose?.(new CloseEvent("close", { code, reason, wasClean }), this.#contextOf(ws));
+  }
+
+  onError(ws: WebSocketConnection, error: Error): void {
+    this.#events.onError?.(new ErrorEvent("error", { error, message: error.message }), this.#contextOf(ws));
+  }
+
+  #contextOf(ws: WebSocketConnection): WSContext<WebSocketConnection> {
+    return this.#context ??= new WSContext<WebSocketConnection>(new ContextInit(ws));
+  }
+}
+
+/**
+ * What `WSContext` reads and calls. A class, not an object literal: a literal with a `readyState` getter gets
+ * a hidden class of its own for every connection.
+ */
+class ContextInit implements WSContextInit<WebSocketConnection> {
+  readonly raw: WebSocketConnection;
+  readonly protocol: string | null;
+
+  constructor(ws: WebSocketConnection) {
+    this.raw = ws;
+    this.protocol = ws.protocol;
+  }
+
+  get readyState(): WSReadyState {
+    return this.raw.readyState;
+  }
+
+  send(source: string | ArrayBuffer | Uint8Array<ArrayBuffer>): void {
+    if (typeof source === "string") this.raw.sendText(source);
+    else this.raw.sendBinary(source instanceof Uint8Array ? source : new Uint8Array(source));
+  }
+
+  close(code?: number, reason?: string): void {
+    this.raw.close(code, reason);
+  }
 }
 
 /** The message's bytes as an ArrayBuffer, copied only when the view does not span its whole buffer. */
@@ -80,22 +135,10 @@ export const upgradeWebSocket = defineWebSocketHelper<WebSocketConnection, Upgra
         { connection: "close" },
       );
     }
+    const protocol = handshake.protocol;
+    const limits = options.limits;
     info.upgrade((conn, head) => {
-      let ctx: WSContext<WebSocketConnection> | undefined;
-      const context = (ws: WebSocketConnection) => ctx ??= contextOf(ws);
-      const handlers: WebSocketEvents = {
-        onOpen: (ws) => events.onOpen?.(new Event("open"), context(ws)),
-        onMessage: (ws, data) =>
-          events.onMessage?.(
-            createWSMessageEvent(typeof data === "string" ? data : exactBuffer(data)),
-            context(ws),
-          ),
-        onClose: (ws, code, reason, wasClean) =>
-          events.onClose?.(new CloseEvent("close", { code, reason, wasClean }), context(ws)),
-        onError: (ws, error) =>
-          events.onError?.(new ErrorEvent("error", { error, message: error.message }), context(ws)),
-      };
-      new WebSocketConnection(conn, head, handlers, { ...options.limits, protocol: handshake.protocol });
+      new WebSocketConnection(conn, head, new HonoBridge(events), { ...limits, protocol });
     });
     return new Response(null, { headers: handshake.headers });
   },

@@ -9,7 +9,7 @@ import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
 import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
 
 /** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
-const READ_BUFFER_MIN = 1024;
+const READ_BUFFER_MIN = 512;
 const READ_BUFFER_MAX = 256 * 1024;
 /** Largest joined write: corks a burst of frames into one write without pinning a whole backlog in flight. */
 const MAX_BATCH_BYTES = 256 * 1024;
@@ -262,28 +262,35 @@ export function listen(options: ListenOptions): Listener {
   const handshakeMs = options.tlsHandshakeTimeoutMs ?? 10_000;
   let open = true;
 
-  const start = async (raw: Deno.Conn) => {
-    if (secure) {
-      const tls = raw as Deno.TlsConn;
-      const timer = setTimeout(() => closeQuietly(tls), handshakeMs);
-      try {
-        await tls.handshake();
-      } catch (error) {
-        closeQuietly(tls);
-        options.onError?.(error instanceof Error ? error : new Error(String(error)));
-        return;
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+  /** Wraps an accepted (and, under TLS, handshaken) connection and starts its read loop. */
+  const serve = (raw: Deno.Conn) => {
     const socket = new DenoSocket(raw, secure, options.onConnClose);
     try {
       options.onConn(socket);
     } catch (error) {
       socket.close();
-      throw error;
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return;
     }
-    await socket.run();
+    // Not awaited: an idle connection should hold one suspended read, not a chain of async frames.
+    socket.run().catch((error) => {
+      socket.close();
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+    });
+  };
+
+  const handshake = async (tls: Deno.TlsConn) => {
+    const timer = setTimeout(() => closeQuietly(tls), handshakeMs);
+    try {
+      await tls.handshake();
+    } catch (error) {
+      closeQuietly(tls);
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      return;
+    } finally {
+      clearTimeout(timer);
+    }
+    serve(tls);
   };
 
   (async () => {
@@ -301,7 +308,8 @@ export function listen(options: ListenOptions): Listener {
       try {
         if (!secure) (raw as Deno.TcpConn).setNoDelay(true);
       } catch { /* not fatal */ }
-      start(raw).catch((error) => options.onError?.(error));
+      if (secure) handshake(raw as Deno.TlsConn);
+      else serve(raw);
     }
   })();
 

@@ -3,11 +3,11 @@
  * close handshake (RFC 6455 §5.5.1, §7) and the heartbeat.
  * @module
  */
-import type { Conn } from "../runtime/conn.ts";
+import type { Conn, ConnHandler } from "../runtime/conn.ts";
 import { CLOSE_CODE, WEBSOCKET_LIMITS, type WebSocketOptions } from "./constants.ts";
 import type { ProtocolError } from "./errors.ts";
 import { encodeBinary, encodeClose, encodePing, encodePong, encodeText } from "./frame_encoder.ts";
-import { FrameParser } from "./frame_parser.ts";
+import { type FrameEvents, FrameParser } from "./frame_parser.ts";
 import { Heartbeat } from "./heartbeat.ts";
 
 /** `readyState` values, as in the web `WebSocket` API. */
@@ -81,6 +81,50 @@ export class WebSocketConnection {
   #alive = true;
 
   /**
+   * The parser's events, routed to this connection. One small object per connection instead of a closure per
+   * event: a relay holds many idle connections, and each closure costs memory.
+   */
+  static readonly #FrameWiring = class implements FrameEvents {
+    readonly ws: WebSocketConnection;
+    constructor(ws: WebSocketConnection) {
+      this.ws = ws;
+    }
+    message(data: string | Uint8Array): void {
+      this.ws.#onMessage(data);
+    }
+    ping(payload: Uint8Array): void {
+      this.ws.#onPing(payload);
+    }
+    pong(): void {}
+    close(code: number, reason: string): void {
+      this.ws.#onCloseFrame(code, reason);
+    }
+    error(error: ProtocolError): void {
+      this.ws.#fail(error);
+    }
+  };
+
+  /** The connection's events, routed to this connection (see `#FrameWiring`). */
+  static readonly #ConnWiring = class implements ConnHandler {
+    readonly ws: WebSocketConnection;
+    constructor(ws: WebSocketConnection) {
+      this.ws = ws;
+    }
+    data(chunk: Uint8Array): void {
+      this.ws.#onData(chunk);
+    }
+    end(): void {
+      this.ws.#onPeerEnd();
+    }
+    drain(): void {
+      this.ws.#call("onDrain");
+    }
+    close(error?: Error): void {
+      this.ws.#onConnClose(error);
+    }
+  };
+
+  /**
    * Takes over `conn` (the 101 was already written).
    * @param head bytes that arrived after the HTTP head; parsed before any later data
    */
@@ -97,25 +141,14 @@ export class WebSocketConnection {
     this.#closeTimeoutMs = limits.closeTimeoutMs;
     // The caller may reuse its buffer once we return; keep our own copy of the leftover bytes.
     this.#head = head.length > 0 ? head.slice() : null;
-    this.#parser = new FrameParser({
-      message: (data) => this.#onMessage(data),
-      ping: (payload) => this.#onPing(payload),
-      pong: () => {},
-      close: (code, reason) => this.#onCloseFrame(code, reason),
-      error: (error) => this.#fail(error),
-    }, limits);
+    this.#parser = new FrameParser(new WebSocketConnection.#FrameWiring(this), limits);
     this.#heartbeat = options.heartbeat !== undefined
       ? options.heartbeat
       : limits.pingIntervalMs > 0
       ? Heartbeat.shared(limits.pingIntervalMs)
       : null;
     this.#heartbeat?.add(this);
-    conn.setHandler({
-      data: (chunk) => this.#onData(chunk),
-      end: () => this.#onPeerEnd(),
-      drain: () => this.#call("onDrain"),
-      close: (error) => this.#onConnClose(error),
-    });
+    conn.setHandler(new WebSocketConnection.#ConnWiring(this));
     // Events start after the constructor returns, so the caller can finish wiring first.
     queueMicrotask(() => this.#start());
   }
