@@ -24,6 +24,11 @@ export function toRequest(
   if (method.length >= 5 && method.length <= 7 && isForbiddenMethod(method.toUpperCase())) {
     throw new HttpError(STATUS.NotImplemented, "method_not_supported", `Method ${method} is not supported`);
   }
+  // Methods are case-sensitive (RFC 9110 §9.1), but `Request` upper-cases `get`, `post`, … (Fetch's method
+  // normalization): refuse them rather than let `get` pass for GET.
+  if (method.length <= 7 && method !== method.toUpperCase() && isNormalizedMethod(method.toUpperCase())) {
+    throw new HttpError(STATUS.NotImplemented, "method_not_supported", `Method ${method} is not supported`);
+  }
   // OPTIONS * (RFC 9112 §3.2.4) addresses the server as a whole; it reaches the app as the path "/*".
   const path = head.path === "*" ? "/*" : head.path;
   const url = (secure ? "https://" : "http://") + (head.host ?? FALLBACK_HOST) + path;
@@ -44,6 +49,11 @@ export function toRequest(
       `Request rejected: ${error instanceof Error ? error.message : error}`,
     );
   }
+}
+
+function isNormalizedMethod(upper: string): boolean {
+  return upper === "GET" || upper === "POST" || upper === "PUT" || upper === "DELETE" || upper === "HEAD" ||
+    upper === "OPTIONS";
 }
 
 function isForbiddenMethod(upper: string): boolean {

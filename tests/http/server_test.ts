@@ -424,6 +424,12 @@ describe("serveHttp errors", () => {
     ["HTTP/2.0", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505, "version_not_supported"],
     ["a GET with a body", "GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 1\r\n\r\nx", 400, "body_not_allowed"],
     ["TRACE", "TRACE / HTTP/1.1\r\nHost: h\r\n\r\n", 501, "method_not_supported"],
+    [
+      "a lower-case get (methods are case-sensitive)",
+      "get / HTTP/1.1\r\nHost: h\r\n\r\n",
+      501,
+      "method_not_supported",
+    ],
   ];
   for (const [what, input, status, code] of cases) {
     it(`answers ${what} with ${status} JSON, default headers and close, without reading further`, async () => {
