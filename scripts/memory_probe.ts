@@ -9,7 +9,7 @@
  * With `--snapshot DIR`, heap snapshots before and after are written there for a closer look.
  * @module
  */
-import { writeHeapSnapshot } from "node:v8";
+import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { parseConfig } from "../src/config.ts";
 import { startRelay } from "../src/relay/server.ts";
 import { loadRuntime } from "../src/runtime/mod.ts";
@@ -73,7 +73,8 @@ await new Promise((r) => setTimeout(r, 500));
 const measure = () => {
   gc();
   gc();
-  return Deno.memoryUsage();
+  const spaces = Object.fromEntries(getHeapSpaceStatistics().map((s) => [s.space_name, s]));
+  return { ...Deno.memoryUsage(), spaces };
 };
 const before = measure();
 if (snapshotDir) writeHeapSnapshot(`${snapshotDir}/before.heapsnapshot`);
@@ -85,6 +86,15 @@ for (const key of ["heapUsed", "heapTotal", "external", "rss"] as const) {
   console.log(
     `${key.padEnd(9)} ${((after[key] - before[key]) / count / 1024).toFixed(2)} KiB per connection`,
   );
+}
+// Where heapTotal grew: each V8 space's size (committed) and what is live in it.
+for (const [name, space] of Object.entries(after.spaces)) {
+  const was = before.spaces[name];
+  const size = (space.space_size - (was?.space_size ?? 0)) / count / 1024;
+  const used = (space.space_used_size - (was?.space_used_size ?? 0)) / count / 1024;
+  if (Math.abs(size) >= 0.05 || Math.abs(used) >= 0.05) {
+    console.log(`  ${name.padEnd(24)} size ${size.toFixed(2)}  used ${used.toFixed(2)} KiB per connection`);
+  }
 }
 await clients.stdin.close();
 await clients.status;

@@ -7,7 +7,7 @@
  * message rate.
  * @module
  */
-import type { WSEvents } from "hono/ws";
+import type { WSContext, WSEvents, WSMessageReceive } from "hono/ws";
 import type { ChannelMessage } from "../pubsub/mod.ts";
 import { CLOSE_CODE } from "../websocket/mod.ts";
 import { type Relay, type RelaySocket, settle } from "./relay.ts";
@@ -69,19 +69,41 @@ export class RawSession {
   }
 }
 
+/**
+ * Hono WebSocket events of a raw-mode connection: one small object per connection rather than an object of
+ * closures (a relay holds many idle connections).
+ */
+class RawSessionEvents implements WSEvents<RelaySocket> {
+  readonly #relay: Relay;
+  readonly #channel: string;
+  readonly #policy: SessionPolicy;
+  #session: RawSession | undefined;
+
+  constructor(relay: Relay, channel: string, policy: SessionPolicy) {
+    this.#relay = relay;
+    this.#channel = channel;
+    this.#policy = policy;
+  }
+
+  onOpen(_event: Event, ws: WSContext<RelaySocket>): void {
+    this.#session = new RawSession(this.#relay, ws.raw!, this.#channel, this.#policy);
+  }
+
+  onMessage(event: MessageEvent<WSMessageReceive>): void {
+    const data = event.data;
+    this.#session?.receive(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));
+  }
+
+  onClose(): void {
+    this.#session?.closed();
+  }
+}
+
 /** Hono WebSocket events of a raw-mode connection to `channel`. */
 export function rawSessionEvents(
   relay: Relay,
   channel: string,
   policy: SessionPolicy,
 ): WSEvents<RelaySocket> {
-  let session: RawSession | undefined;
-  return {
-    onOpen: (_event, ws) => session = new RawSession(relay, ws.raw!, channel, policy),
-    onMessage: (event) =>
-      session?.receive(
-        typeof event.data === "string" ? event.data : new Uint8Array(event.data as ArrayBuffer),
-      ),
-    onClose: () => session?.closed(),
-  };
+  return new RawSessionEvents(relay, channel, policy);
 }

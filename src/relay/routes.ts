@@ -17,7 +17,7 @@ import type { OriginVerdict } from "./origin.ts";
 import { rawSessionEvents } from "./raw_session.ts";
 import { type Relay, settle } from "./relay.ts";
 import type { SessionPolicy } from "./session_guard.ts";
-import { upgradeWebSocket } from "./upgrade.ts";
+import { acceptWebSocket } from "./upgrade.ts";
 
 /** What the routes need besides the relay core. */
 export interface RouteOptions {
@@ -42,9 +42,13 @@ function badChannel(c: Context<RelayEnv>) {
   return c.json({ error: "bad_channel", message: CHANNEL_RULE }, 400);
 }
 
-/** Refuses the upgrade (403, connection closed by the HTTP layer) when the Origin is not allowed. */
+/**
+ * Refuses the upgrade (403, connection closed by the HTTP layer) when the Origin is not allowed. The relay's
+ * own origin is only worked out when there is an Origin to compare it with (non-browser clients send none).
+ */
 function refuseOrigin(c: Context<RelayEnv>, options: RouteOptions) {
-  const verdict = options.checkOrigin(c.req.header("origin") ?? null, new URL(c.req.url).origin);
+  const origin = c.req.header("origin") ?? null;
+  const verdict = options.checkOrigin(origin, origin === null ? "" : new URL(c.req.url).origin);
   return verdict.ok
     ? null
     : c.json({ error: "forbidden_origin", message: verdict.reason }, 403, { connection: "close" });
@@ -55,12 +59,24 @@ const CHALLENGE = 'Bearer realm="edge-relay"';
 const CHALLENGE_INVALID = 'Bearer realm="edge-relay", error="invalid_token"';
 
 /**
- * The request's permissions, or the 401 that refuses it. The token comes from `Authorization: Bearer` or the
+ * Calls `next` with the request's permissions, or answers the 401 that refuses it. Synchronous when the relay
+ * is open, so a handshake or request then costs no promise.
+ */
+function authorized(
+  c: Context<RelayEnv>,
+  options: RouteOptions,
+  next: (permissions: Permissions) => Response | Promise<Response>,
+): Response | Promise<Response> {
+  if (!options.auth.enabled) return next(OPEN_ACCESS);
+  return verifyToken(c, options).then((result) => result instanceof Response ? result : next(result));
+}
+
+/**
+ * The token's permissions, or the 401 that refuses it. The token comes from `Authorization: Bearer` or the
  * `token` query parameter; neither it nor the URL that carries it is ever logged. An upgrade refused here gets
  * `Connection: close`, like every refused upgrade.
  */
-async function authenticate(c: Context<RelayEnv>, options: RouteOptions): Promise<Permissions | Response> {
-  if (!options.auth.enabled) return OPEN_ACCESS;
+async function verifyToken(c: Context<RelayEnv>, options: RouteOptions): Promise<Permissions | Response> {
   const token = extractToken(c.req.header("authorization"), c.req.query("token"));
   const result = await options.auth.authenticate(token);
   if (result.ok) return result.permissions;
@@ -69,6 +85,14 @@ async function authenticate(c: Context<RelayEnv>, options: RouteOptions): Promis
   };
   if (c.req.header("upgrade") !== undefined) headers.connection = "close";
   return c.json({ error: "unauthorized", message: result.reason }, 401, headers);
+}
+
+/** The permissions or the 401, awaited (for handlers that are async anyway). */
+function verifyOrOpen(
+  c: Context<RelayEnv>,
+  options: RouteOptions,
+): Permissions | Promise<Permissions | Response> {
+  return options.auth.enabled ? verifyToken(c, options) : OPEN_ACCESS;
 }
 
 /** 403 for a channel the token does not grant. */
@@ -82,51 +106,58 @@ function forbidden(c: Context<RelayEnv>, action: "subscribe to" | "publish to", 
 /** Adds every relay route to the app. */
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
   const { relay } = options;
-  const policy = (permissions: Permissions): SessionPolicy => ({
-    permissions,
+  // One policy object shared by every connection of an open relay.
+  const openPolicy: SessionPolicy = {
+    permissions: OPEN_ACCESS,
     maxMessagesPerSecond: options.maxMessagesPerSecond,
-  });
+  };
+  const policy = (permissions: Permissions): SessionPolicy =>
+    permissions === OPEN_ACCESS
+      ? openPolicy
+      : { permissions, maxMessagesPerSecond: options.maxMessagesPerSecond };
 
-  app.get("/ws/:channel", async (c) => {
+  app.get("/ws/:channel", (c) => {
     const channel = c.req.param("channel");
     if (!isValidChannelName(channel)) return badChannel(c);
     const refused = refuseOrigin(c, options);
     if (refused !== null) return refused;
-    const permissions = await authenticate(c, options);
-    if (permissions instanceof Response) return permissions;
-    if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
-    return upgradeWebSocket(c, rawSessionEvents(relay, channel, policy(permissions)), {
-      limits: options.websocket,
+    return authorized(c, options, (permissions) => {
+      if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
+      return acceptWebSocket(c, rawSessionEvents(relay, channel, policy(permissions)), {
+        limits: options.websocket,
+      });
     });
   });
 
-  app.get("/ws", async (c) => {
+  app.get("/ws", (c) => {
     const refused = refuseOrigin(c, options);
     if (refused !== null) return refused;
-    const permissions = await authenticate(c, options);
-    if (permissions instanceof Response) return permissions;
-    return upgradeWebSocket(c, envelopeSessionEvents(relay, policy(permissions)), {
-      protocols: [ENVELOPE_PROTOCOL],
-      requireKnownProtocol: true,
-      limits: options.websocket,
-    });
+    return authorized(
+      c,
+      options,
+      (permissions) =>
+        acceptWebSocket(c, envelopeSessionEvents(relay, policy(permissions)), {
+          protocols: [ENVELOPE_PROTOCOL],
+          requireKnownProtocol: true,
+          limits: options.websocket,
+        }),
+    );
   });
 
-  app.get("/channels", async (c) => {
-    const permissions = await authenticate(c, options);
-    if (permissions instanceof Response) return permissions;
-    const channels = relay.registry.list();
-    return c.json({
-      channels: options.auth.enabled
-        ? channels.filter((row) => permissions.canSubscribe(row.channel))
-        : channels,
-    });
-  });
+  app.get("/channels", (c) =>
+    authorized(c, options, (permissions) => {
+      const channels = relay.registry.list();
+      return c.json({
+        channels: options.auth.enabled
+          ? channels.filter((row) => permissions.canSubscribe(row.channel))
+          : channels,
+      });
+    }));
 
   app.post("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
     if (!isValidChannelName(channel)) return badChannel(c);
-    const permissions = await authenticate(c, options);
+    const permissions = await verifyOrOpen(c, options);
     if (permissions instanceof Response) return permissions;
     if (!permissions.canPublish(channel)) return forbidden(c, "publish to", channel);
     const body = new Uint8Array(await c.req.arrayBuffer());
@@ -156,7 +187,7 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
   app.get("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
     if (!isValidChannelName(channel)) return badChannel(c);
-    const permissions = await authenticate(c, options);
+    const permissions = await verifyOrOpen(c, options);
     if (permissions instanceof Response) return permissions;
     if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
     const since = parseQueryInt(c.req.query("since"), 0);

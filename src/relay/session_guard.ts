@@ -16,29 +16,37 @@ export interface SessionPolicy {
   maxMessagesPerSecond: number;
 }
 
+/** The rate limit's clock, shared by every bucket (a default argument would be a closure per bucket). */
+const monotonicNow = (): number => performance.now();
+
 /** Enforces a {@link SessionPolicy} on one socket. */
 export class SessionGuard {
   readonly permissions: Permissions;
   readonly #socket: RelaySocket;
-  readonly #bucket: TokenBucket;
+  /** Null without a rate limit. */
+  readonly #bucket: TokenBucket | null;
   #cancelExpiry: (() => void) | null = null;
   #closed = false;
 
   constructor(socket: RelaySocket, policy: SessionPolicy) {
     this.#socket = socket;
     this.permissions = policy.permissions;
-    this.#bucket = new TokenBucket(policy.maxMessagesPerSecond);
+    this.#bucket = policy.maxMessagesPerSecond > 0
+      ? new TokenBucket(policy.maxMessagesPerSecond, monotonicNow)
+      : null;
   }
 
   /** Starts the expiry timer; call once the session is set up (it may close at once). */
   start(): void {
+    // Permissions that never expire (an open relay) need no timer and no closure.
+    if (this.permissions.expiresAt === Infinity) return;
     this.#cancelExpiry = watchExpiry(this.permissions, () => this.#close("token expired"));
   }
 
   /** Counts one client message. False, and the socket closed with 1008, past the rate (or once closed). */
   admit(): boolean {
     if (this.#closed) return false;
-    if (this.#bucket.take()) return true;
+    if (this.#bucket === null || this.#bucket.take()) return true;
     this.#close("rate limit", true);
     return false;
   }

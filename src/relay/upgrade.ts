@@ -102,44 +102,53 @@ function exactBuffer(data: Uint8Array): ArrayBuffer {
   return (whole ? data.buffer : new Uint8Array(data).buffer) as ArrayBuffer;
 }
 
-/** The Hono WebSocket helper for this server. */
-export const upgradeWebSocket = defineWebSocketHelper<WebSocketConnection, UpgradeOptions>(
-  (c: Context, events, options = {}) => {
-    const info = c.env as RequestInfo;
-    if (info.httpVersion !== "1.1") {
-      // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
-      return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400, {
-        connection: "close",
-      });
-    }
-    const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
-      protocols: options.protocols ?? [],
+/**
+ * Validates the handshake and registers the connection's taker, returning the 200 whose headers become the
+ * 101, or the refusal. Synchronous: a handshake costs no promise (`upgradeWebSocket`, Hono's helper shape,
+ * wraps this in an async function).
+ */
+export function acceptWebSocket(
+  c: Context,
+  events: WSEvents<WebSocketConnection>,
+  options: UpgradeOptions = {},
+): Response {
+  const info = c.env as RequestInfo;
+  if (info.httpVersion !== "1.1") {
+    // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
+    return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400, {
+      connection: "close",
     });
-    if (!handshake.ok) {
-      return c.json({ error: "bad_handshake", message: handshake.reason }, handshake.status as 400, {
-        ...Object.fromEntries(handshake.headers ?? []),
-        connection: "close",
-      });
-    }
-    if (
-      handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
-    ) {
-      return c.json(
-        {
-          error: "bad_handshake",
-          message: `none of the offered subprotocols is supported (supported: ${
-            (options.protocols ?? []).join(", ")
-          })`,
-        },
-        400,
-        { connection: "close" },
-      );
-    }
-    const protocol = handshake.protocol;
-    const limits = options.limits;
-    info.upgrade((conn, head) => {
-      new WebSocketConnection(conn, head, new HonoBridge(events), { ...limits, protocol });
+  }
+  const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
+    protocols: options.protocols ?? [],
+  });
+  if (!handshake.ok) {
+    return c.json({ error: "bad_handshake", message: handshake.reason }, handshake.status as 400, {
+      ...Object.fromEntries(handshake.headers ?? []),
+      connection: "close",
     });
-    return new Response(null, { headers: handshake.headers });
-  },
-);
+  }
+  if (
+    handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
+  ) {
+    return c.json(
+      {
+        error: "bad_handshake",
+        message: `none of the offered subprotocols is supported (supported: ${
+          (options.protocols ?? []).join(", ")
+        })`,
+      },
+      400,
+      { connection: "close" },
+    );
+  }
+  const protocol = handshake.protocol;
+  const limits = options.limits;
+  info.upgrade((conn, head) => {
+    new WebSocketConnection(conn, head, new HonoBridge(events), { ...limits, protocol });
+  });
+  return new Response(null, { headers: handshake.headers });
+}
+
+/** The Hono WebSocket helper for this server (returns a promise, as Hono's helpers do). */
+export const upgradeWebSocket = defineWebSocketHelper<WebSocketConnection, UpgradeOptions>(acceptWebSocket);
