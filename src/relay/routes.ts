@@ -11,6 +11,7 @@ import { isSeq, isValidChannelName } from "../pubsub/mod.ts";
 import type { WebSocketOptions } from "../websocket/mod.ts";
 import type { RelayEnv } from "./app.ts";
 import { type Authenticator, extractToken, OPEN_ACCESS, type Permissions } from "./auth.ts";
+import { corsPolicy } from "./cors.ts";
 import { ENVELOPE_PROTOCOL } from "./envelope.ts";
 import { envelopeSessionEvents } from "./envelope_session.ts";
 import type { OriginVerdict } from "./origin.ts";
@@ -106,6 +107,10 @@ function forbidden(c: Context<RelayEnv>, action: "subscribe to" | "publish to", 
 /** Adds every relay route to the app. */
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
   const { relay } = options;
+  // Before the routes, so preflights are answered without a token.
+  const cors = corsPolicy(options.checkOrigin);
+  app.use("/channels", cors);
+  app.use("/channels/*", cors);
   // One policy object shared by every connection of an open relay.
   const openPolicy: SessionPolicy = {
     permissions: OPEN_ACCESS,

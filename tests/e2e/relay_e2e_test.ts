@@ -324,3 +324,33 @@ function rssKiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
 }
+
+describe("CORS on the HTTP API", () => {
+  before(async () => relay = await startRelay(["--allowed-origins", "https://app.example"]));
+  after(async () => await relay.stop());
+
+  it("answers an allowed origin's preflight and request, and gives others no CORS headers", async () => {
+    const preflight = await fetch(`${relay.url}/channels/cors/messages`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type",
+      },
+    });
+    await preflight.body?.cancel();
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get("access-control-allow-origin"), "https://app.example");
+    const allowed = await fetch(`${relay.url}/channels/cors/messages`, {
+      method: "POST",
+      headers: { origin: "https://app.example", "content-type": "text/plain" },
+      body: "hi",
+    });
+    assert.equal(allowed.status, 200);
+    assert.equal(allowed.headers.get("access-control-allow-origin"), "https://app.example");
+    await allowed.body?.cancel();
+    const refused = await fetch(`${relay.url}/channels`, { headers: { origin: "https://evil.example" } });
+    assert.equal(refused.headers.get("access-control-allow-origin"), null);
+    await refused.body?.cancel();
+  });
+});
