@@ -3,18 +3,7 @@
  * and bounded waiting.
  * @module
  */
-
-/** mulberry32: a small seeded PRNG, so "random" splits are reproducible. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../support/random.ts";
 
 /** Bytes of a latin1 string (one byte per char), so tests can write any byte. */
 export function bytes(text: string): Uint8Array {

@@ -3,6 +3,7 @@
  * feeds the same bytes to a FrameParser whole, byte by byte and in random splits.
  * @module
  */
+import { seededRandom } from "../support/random.ts";
 import assert from "node:assert/strict";
 import { FrameParser } from "../../src/websocket/frame_parser.ts";
 import type { FrameParserLimits } from "../../src/websocket/frame_parser.ts";
@@ -28,17 +29,8 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** Mulberry32: a small seeded PRNG so random splits are reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG (see `tests/support/random.ts`), so random splits are reproducible. */
+export const prng = seededRandom;
 
 /** Deterministic pseudo-random bytes. */
 export function randomBytes(length: number, seed: number): Uint8Array {
