@@ -8,11 +8,11 @@
  */
 import type { Context } from "hono";
 import {
-  createWSMessageEvent,
   defineWebSocketHelper,
   WSContext,
   type WSContextInit,
   type WSEvents,
+  type WSMessageReceive,
   type WSReadyState,
 } from "hono/ws";
 import type { RequestInfo } from "../http/mod.ts";
@@ -34,6 +34,18 @@ export interface UpgradeOptions {
 }
 
 /**
+ * The event `onMessage` receives: the `data` (and `type`) of a `MessageEvent`, which is what Hono WebSocket
+ * apps read. A real `MessageEvent` costs about 0.6 µs to construct on Bun (76 ns on Deno), once per message.
+ */
+class MessageArrived {
+  readonly type = "message";
+  readonly data: WSMessageReceive;
+  constructor(data: WSMessageReceive) {
+    this.data = data;
+  }
+}
+
+/**
  * Carries our connection's events to Hono's `WSEvents`, with one `WSContext` per connection. One object per
  * connection rather than a closure per event: a relay holds many idle connections.
  */
@@ -51,7 +63,9 @@ class HonoBridge implements WebSocketEvents {
 
   onMessage(ws: WebSocketConnection, data: string | Uint8Array): void {
     this.#events.onMessage?.(
-      createWSMessageEvent(typeof data === "string" ? data : exactBuffer(data)),
+      new MessageArrived(typeof data === "string" ? data : exactBuffer(data)) as unknown as MessageEvent<
+        WSMessageReceive
+      >,
       this.#contextOf(ws),
     );
   }
