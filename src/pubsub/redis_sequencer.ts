@@ -95,7 +95,9 @@ export class ChannelSequencer {
       else this.#earlyOverflow = true;
       return;
     }
-    if (message.epoch !== this.#epoch) this.#reset({ epoch: message.epoch, seq: message.seq - 1 });
+    // A new lineage starts at seq 0: what it already holds before this message is fetched from its stream, so
+    // subscribers miss nothing of it (only the lost lineage, announced by the reset).
+    if (message.epoch !== this.#epoch) this.#reset({ epoch: message.epoch, seq: 0 });
     const seq = message.seq;
     if (seq < this.#next || this.#held.has(seq)) return; // already delivered or already held
     if (seq === this.#next && !this.#fetching) {
@@ -203,7 +205,10 @@ export class ChannelSequencer {
   #merge(result: FetchResult, to: number | undefined): void {
     const { state, messages } = result;
     if (state.epoch !== this.#epoch) {
-      this.#reset(state);
+      // A new lineage: announce it from seq 0 and read it from its start (what its stream no longer holds is
+      // announced again as a skipped range by the merge of that read).
+      this.#reset({ epoch: state.epoch, seq: 0 });
+      this.#checkAgain = true;
       return;
     }
     for (const message of messages) {

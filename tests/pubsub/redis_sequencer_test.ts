@@ -148,10 +148,27 @@ describe("ChannelSequencer", () => {
     stream.store(1);
     seq.check();
     await stream.answer();
-    assert.deepEqual(stream.events, ["reset e2:1"]);
-    seq.accept(msg(1, "e2"));
+    // The new lineage is announced from its start and read from its stream: nothing of it is skipped.
+    assert.deepEqual(stream.events, ["reset e2:0"]);
+    await stream.answer();
+    assert.deepEqual(stream.events, ["reset e2:0", "e2:1"]);
+    seq.accept(msg(1, "e2")); // the live copy arriving late is a duplicate
     seq.accept(msg(2, "e2"));
-    assert.deepEqual(stream.events, ["reset e2:1", "e2:2"]);
+    assert.deepEqual(stream.events, ["reset e2:0", "e2:1", "e2:2"]);
+  });
+
+  it("a message of a new lineage that is not its first fetches the lineage's earlier messages first", async () => {
+    const stream = new FakeStream();
+    const seq = stream.sequencer();
+    seq.start({ epoch: "e1", seq: 4 });
+    stream.epoch = "e2";
+    stream.seq = 0;
+    stream.store(1, 2, 3);
+    seq.accept(msg(3, "e2"));
+    assert.deepEqual(stream.events, ["reset e2:0"]);
+    assert.deepEqual(stream.fetches.at(-1), { from: 1, to: 2 });
+    await stream.answer();
+    assert.deepEqual(stream.events, ["reset e2:0", "e2:1", "e2:2", "e2:3"]);
   });
 
   it("retries a check that got no answer", async () => {
