@@ -72,3 +72,23 @@ describe("the relay process", () => {
     });
   }
 });
+
+describe("--ping-interval", () => {
+  it("drops a peer that stops answering pings and keeps one that answers", async () => {
+    const relay = await startRelay(["--ping-interval", "500ms"]);
+    try {
+      const { RawWebSocket } = await import("../support/raw_ws.ts");
+      const silent = await RawWebSocket.connect(relay.port, "/ws/heartbeat");
+      assert.equal(silent.status, 101);
+      const polite = await TestSocket.open(`${relay.wsUrl}/ws/heartbeat`);
+      const dropped = new Promise<void>((resolve) => silent.socket.once("close", () => resolve()));
+      await within(5000, "the silent peer dropped", dropped);
+      // The built-in client answered every ping: still connected and served.
+      polite.ws.send("alive");
+      assert.deepEqual(await polite.next(), { type: "text", data: "alive" });
+      polite.close();
+    } finally {
+      await relay.stop();
+    }
+  });
+});
