@@ -354,3 +354,28 @@ describe("CORS on the HTTP API", () => {
     await refused.body?.cancel();
   });
 });
+
+describe("--require-origin and --history-ttl", () => {
+  before(async () => relay = await startRelay(["--require-origin", "--history-ttl", "1s"]));
+  after(async () => await relay.stop());
+
+  it("refuses an upgrade without Origin (403) and accepts the relay's own origin", async () => {
+    const without = await RawWebSocket.connect(relay.port, "/ws/origin-required");
+    assert.equal(without.status, 403);
+    without.destroy();
+    const own = await RawWebSocket.connect(relay.port, "/ws/origin-required", { origin: relay.url });
+    assert.equal(own.status, 101);
+    own.destroy();
+  });
+
+  it("forgets history older than the TTL", async () => {
+    const channel = channelName("ttl");
+    await post(channel, "old");
+    const fresh = await (await fetch(`${relay.url}/channels/${channel}/messages?since=0`)).json();
+    assert.equal(fresh.messages.length, 1);
+    await new Promise((r) => setTimeout(r, 1500));
+    const expired = await (await fetch(`${relay.url}/channels/${channel}/messages?since=0`)).json();
+    assert.deepEqual(expired.messages, []);
+    assert.equal(expired.seq, 1, "the sequence goes on; only the history expired");
+  });
+});
