@@ -10,9 +10,12 @@ import {
   MAX_CONTROL_PAYLOAD,
   OPCODE,
 } from "./constants.ts";
+import { SlabAllocator } from "../util/slab.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+/** Frames are written and dropped: small ones are cut from shared slabs (one per frame is costly on Deno). */
+const frames = new SlabAllocator();
 
 /** Header bytes for a payload of `length` bytes: 7-bit, 16-bit or 64-bit length form (RFC 6455 §5.2). */
 function headerSize(length: number): number {
@@ -54,7 +57,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, fin = true): Ui
     throw new RangeError("control frames carry at most 125 bytes and cannot be fragmented");
   }
   const offset = headerSize(payload.length);
-  const frame = new Uint8Array(offset + payload.length);
+  const frame = frames.alloc(offset + payload.length);
   writeHeader(frame, opcode, fin, payload.length);
   frame.set(payload, offset);
   return frame;
@@ -66,7 +69,7 @@ export function encodeFrame(opcode: number, payload: Uint8Array, fin = true): Ui
  */
 export function encodeText(text: string): Uint8Array {
   const offset = headerSize(text.length);
-  const frame = new Uint8Array(offset + text.length);
+  const frame = frames.alloc(offset + text.length);
   // UTF-8 never takes fewer bytes than UTF-16 code units, and as many only for ASCII: if every unit was read
   // into exactly text.length bytes, the text was ASCII and the frame is complete.
   if (encoder.encodeInto(text, frame.subarray(offset)).read === text.length) {
