@@ -202,6 +202,8 @@ export function parseConfig(
   }
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
+    // `deno task start -- --port 80` and similar pass the separator through: it means nothing here.
+    if (arg === "--") continue;
     if (!arg.startsWith("--")) throw new ConfigError(`unexpected argument '${arg}' (flags start with --)`);
     const eq = arg.indexOf("=");
     const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);

@@ -28,6 +28,10 @@ describe("parseConfig", () => {
     assert.equal(c.historyTtlMs, 300_000);
   });
 
+  it("ignores a bare -- separator", () => {
+    assert.equal(parseConfig(["--", "--port", "9"], {}).port, 9);
+  });
+
   it("reads RELAY_* variables, and a flag wins over its variable", () => {
     assert.equal(envName("max-message-bytes"), "RELAY_MAX_MESSAGE_BYTES");
     const env = {
