@@ -248,6 +248,8 @@ describe("RedisBroker when Redis fails", () => {
     await eventually("third ready", () => c.ready());
     await b.subscribe(channel, listener);
     const before = await a.publish(channel, "before");
+    // Delivered before the kill: otherwise it is lost with the lineage (and announced by the reset alone).
+    await eventually("before delivered", () => listener.messages.length === 1);
     await redis.stop("SIGKILL");
     await eventually("not ready", () => !a.ready() && !b.ready() && !c.ready());
     const started = Date.now();
