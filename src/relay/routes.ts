@@ -50,9 +50,7 @@ function badChannel(c: Context<RelayEnv>) {
 function refuseOrigin(c: Context<RelayEnv>, options: RouteOptions) {
   const origin = c.req.header("origin") ?? null;
   const verdict = options.checkOrigin(origin, origin === null ? "" : new URL(c.req.url).origin);
-  return verdict.ok
-    ? null
-    : c.json({ error: "forbidden_origin", message: verdict.reason }, 403, { connection: "close" });
+  return verdict.ok ? null : c.json({ error: "forbidden_origin", message: verdict.reason }, 403);
 }
 
 /** RFC 6750 §3: the challenge of a 401; `invalid_token` when a token was presented. */
@@ -74,8 +72,8 @@ function authorized(
 
 /**
  * The token's permissions, or the 401 that refuses it. The token comes from `Authorization: Bearer` or the
- * `token` query parameter; neither it nor the URL that carries it is ever logged. An upgrade refused here gets
- * `Connection: close`, like every refused upgrade.
+ * `token` query parameter; neither it nor the URL that carries it is ever logged. (The HTTP layer closes the
+ * connection after any refused upgrade.)
  */
 async function verifyToken(c: Context<RelayEnv>, options: RouteOptions): Promise<Permissions | Response> {
   const token = extractToken(c.req.header("authorization"), c.req.query("token"));
@@ -84,7 +82,6 @@ async function verifyToken(c: Context<RelayEnv>, options: RouteOptions): Promise
   const headers: Record<string, string> = {
     "www-authenticate": token === null ? CHALLENGE : CHALLENGE_INVALID,
   };
-  if (c.req.header("upgrade") !== undefined) headers.connection = "close";
   return c.json({ error: "unauthorized", message: result.reason }, 401, headers);
 }
 
@@ -98,10 +95,7 @@ function verifyOrOpen(
 
 /** 403 for a channel the token does not grant. */
 function forbidden(c: Context<RelayEnv>, action: "subscribe to" | "publish to", channel: string) {
-  const headers: Record<string, string> = c.req.header("upgrade") !== undefined
-    ? { connection: "close" }
-    : {};
-  return c.json({ error: "forbidden", message: `not allowed to ${action} ${channel}` }, 403, headers);
+  return c.json({ error: "forbidden", message: `not allowed to ${action} ${channel}` }, 403);
 }
 
 /** Adds every relay route to the app. */

@@ -129,18 +129,17 @@ export function acceptWebSocket(
   const info = c.env as RequestInfo;
   if (info.httpVersion !== "1.1") {
     // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
-    return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400, {
-      connection: "close",
-    });
+    return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400);
   }
   const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
     protocols: options.protocols ?? [],
   });
   if (!handshake.ok) {
-    return c.json({ error: "bad_handshake", message: handshake.reason }, handshake.status as 400, {
-      ...Object.fromEntries(handshake.headers ?? []),
-      connection: "close",
-    });
+    return c.json(
+      { error: "bad_handshake", message: handshake.reason },
+      handshake.status as 400,
+      Object.fromEntries(handshake.headers),
+    );
   }
   if (
     handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
@@ -153,7 +152,6 @@ export function acceptWebSocket(
         })`,
       },
       400,
-      { connection: "close" },
     );
   }
   const protocol = handshake.protocol;
