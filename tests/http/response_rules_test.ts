@@ -4,7 +4,7 @@ import { HttpServer, serveHttp, streamResponse } from "../../src/http/mod.ts";
 import type { HttpHandler, HttpServerOptions } from "../../src/http/types.ts";
 import { defaultLinesWithout, resolveDefaultHeaders } from "../../src/http/default_headers.ts";
 import { FakeConn } from "../support/fake_conn.ts";
-import { bytes, readResponses, settle, until, type WireResponse } from "./support.ts";
+import { bytes, controlledStream, readResponses, settle, until, type WireResponse } from "./support.ts";
 
 const open: FakeConn[] = [];
 afterEach(() => {
@@ -100,8 +100,7 @@ describe("which bodies are streamed", () => {
   });
 
   it("streams server-sent events chunked, each event written as soon as it is produced", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() =>
       new Response(stream, { headers: { "content-type": "Text/Event-Stream; charset=utf-8" } })
     );
@@ -118,8 +117,7 @@ describe("which bodies are streamed", () => {
   });
 
   it("streams a body whose app set Transfer-Encoding, with the server's framing only", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() => new Response(stream, { headers: { "transfer-encoding": "chunked" } }));
     conn.push(get("/text"));
     await settle();
@@ -130,8 +128,7 @@ describe("which bodies are streamed", () => {
   });
 
   it("streams a body marked with streamResponse()", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() => streamResponse(new Response(stream)));
     conn.push(get("/"));
     await settle();
@@ -141,8 +138,7 @@ describe("which bodies are streamed", () => {
   });
 
   it("sends an unmarked stream once it has ended, with Content-Length", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() => new Response(stream));
     conn.push(get("/"));
     await settle();

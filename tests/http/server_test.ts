@@ -5,7 +5,7 @@ import { serveHttp } from "../../src/http/server.ts";
 import { streamResponse } from "../../src/http/body_reader.ts";
 import type { HttpHandler, HttpServerOptions, RequestInfo } from "../../src/http/types.ts";
 import { FakeConn } from "../support/fake_conn.ts";
-import { bytes, latin1, readResponses, settle, until } from "./support.ts";
+import { bytes, controlledStream, latin1, readResponses, settle, until } from "./support.ts";
 
 const open: FakeConn[] = [];
 afterEach(() => {
@@ -208,8 +208,7 @@ describe("serveHttp 100-continue", () => {
 
 describe("serveHttp streaming responses", () => {
   it("streams a body that keeps producing with chunked encoding, one write per chunk as it is read", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() => new Response(stream, { headers: { "content-type": "text/event-stream" } }));
     conn.push(get("/events"));
     await settle();
@@ -250,8 +249,7 @@ describe("serveHttp streaming responses", () => {
   });
 
   it("honours a Content-Length the app set on a streamed body", async () => {
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+    const { stream, controller } = controlledStream();
     const conn = serve(() => streamResponse(new Response(stream, { headers: { "content-length": "6" } })));
     conn.push(get("/"));
     await settle();
