@@ -5,6 +5,8 @@ set -euo pipefail
 
 need=()
 [ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import websockets' 2>/dev/null || need+=(python3 python3-websockets)
+# h11: the second independent HTTP/1.1 parser of the differential fuzzer (scripts/fuzz/)
+[ -x /usr/bin/python3 ] && /usr/bin/python3 -c 'import h11' 2>/dev/null || need+=(python3 python3-h11)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ss >/dev/null 2>&1 || need+=(iproute2)
