@@ -62,10 +62,22 @@ interface Counters {
 /** One channel with local subscribers: the broker listener and the fan-out loop. */
 class ChannelEntry implements BrokerListener {
   readonly channel: string;
+  /** Subscribers in step with the node's live stream: every live message is theirs. */
   readonly subscribers = new Set<Subscriber>();
+  /**
+   * Subscribers whose join read further than this node has delivered live, each with its floor: the epoch and
+   * last seq it was given. A remote broker's history read does not wait for its live stream (Redis: command
+   * and pub/sub connections are not ordered), so live messages at or below the floor are ones it already has.
+   * Kept apart from `subscribers` so the common fan-out loop stays a plain loop; each leaves this map for
+   * `subscribers` with the first live message above its floor.
+   */
+  readonly ahead = new Map<Subscriber, ChannelState>();
   /** Joins waiting for their history read, with the live messages held for them. */
   readonly joining = new Map<Subscriber, ReplayBuffer>();
   seq = 0;
+  /** Where the node's live stream stands (last message or announced state); no epoch before the first. */
+  #liveEpoch: string | undefined;
+  #liveSeq = 0;
   /** True while `message` runs its fan-out loop (a subscriber added then would get the message twice). */
   delivering = false;
   /** Resolves once the broker subscription is in place; `undefined` when it already is. */
@@ -80,11 +92,27 @@ class ChannelEntry implements BrokerListener {
   }
 
   get idle(): boolean {
-    return this.subscribers.size === 0 && this.joining.size === 0;
+    return this.subscribers.size === 0 && this.ahead.size === 0 && this.joining.size === 0;
+  }
+
+  /** Subscribed, in step or ahead (joins in flight do not count). */
+  get size(): number {
+    return this.subscribers.size + this.ahead.size;
+  }
+
+  has(subscriber: Subscriber): boolean {
+    return this.subscribers.has(subscriber) || this.ahead.has(subscriber);
+  }
+
+  /** Removes a subscriber; true when it was subscribed. */
+  remove(subscriber: Subscriber): boolean {
+    return this.subscribers.delete(subscriber) || this.ahead.delete(subscriber);
   }
 
   message(message: ChannelMessage): void {
     this.seq = message.seq;
+    this.#liveEpoch = message.epoch;
+    this.#liveSeq = message.seq;
     this.delivering = true;
     for (const subscriber of this.subscribers) {
       try {
@@ -93,33 +121,69 @@ class ChannelEntry implements BrokerListener {
         this.#onError(error, this.channel);
       }
     }
-    this.delivering = false;
     this.#counters.delivered += this.subscribers.size;
+    if (this.ahead.size !== 0) this.#catchUp(message);
+    this.delivering = false;
     if (this.joining.size !== 0) { for (const buffer of this.joining.values()) buffer.push(message); }
   }
 
   epochChanged(channel: string, state: ChannelState): void {
     this.seq = state.seq;
+    this.#liveEpoch = state.epoch;
+    this.#liveSeq = state.seq;
     const announced: SubscribedState = { channel, seq: state.seq, epoch: state.epoch, recovered: false };
-    for (const subscriber of this.subscribers) {
-      try {
-        subscriber.subscribed(announced);
-      } catch (error) {
-        this.#onError(error, channel);
-      }
+    for (const subscriber of this.subscribers) this.#announce(subscriber, announced);
+    for (const [subscriber, floor] of this.ahead) {
+      // The node skipped to a point of the lineage this subscriber already has past: nothing it missed.
+      if (state.epoch === floor.epoch && state.seq <= floor.seq) continue;
+      this.ahead.delete(subscriber);
+      this.subscribers.add(subscriber);
+      this.#announce(subscriber, announced);
     }
     for (const buffer of this.joining.values()) buffer.epochChanged(state);
   }
 
-  /** Hands a settled join its state, replay and held messages, then makes it a live subscriber. */
+  /**
+   * Hands a settled join its state, replay and held messages, then makes it a live subscriber: in step when
+   * the node's live stream is known to have reached what it was given, ahead (with a floor) otherwise.
+   */
   admit(subscriber: Subscriber, buffer: ReplayBuffer, recovery: Recovery): void {
     const { state, messages } = buffer.settle(recovery);
     subscriber.subscribed(state);
     for (const message of messages) subscriber.deliver(message);
     this.#counters.delivered += messages.length;
-    this.seq = Math.max(this.seq, messages.length === 0 ? state.seq : messages[messages.length - 1].seq);
-    this.subscribers.add(subscriber);
+    const last = messages.length === 0 ? state.seq : messages[messages.length - 1].seq;
+    this.seq = Math.max(this.seq, last);
+    if (this.#liveEpoch === state.epoch && this.#liveSeq >= last) this.subscribers.add(subscriber);
+    else this.ahead.set(subscriber, { epoch: state.epoch, seq: last });
     this.#counters.subscribers++;
+  }
+
+  /**
+   * Delivers a live message to the subscribers ahead whose floor it passes, and moves them in step. Messages
+   * at or below a floor were in that subscriber's replay; messages of another epoch belong to a lineage it was
+   * not told about (the node still finishing the old one): it hears of the change through `epochChanged`.
+   */
+  #catchUp(message: ChannelMessage): void {
+    for (const [subscriber, floor] of this.ahead) {
+      if (message.epoch !== floor.epoch || message.seq <= floor.seq) continue;
+      this.ahead.delete(subscriber);
+      this.subscribers.add(subscriber);
+      this.#counters.delivered++;
+      try {
+        subscriber.deliver(message);
+      } catch (error) {
+        this.#onError(error, this.channel);
+      }
+    }
+  }
+
+  #announce(subscriber: Subscriber, state: SubscribedState): void {
+    try {
+      subscriber.subscribed(state);
+    } catch (error) {
+      this.#onError(error, this.channel);
+    }
   }
 }
 
@@ -155,7 +219,7 @@ export class ChannelRegistry {
    */
   join(channel: string, subscriber: Subscriber, options: JoinOptions = {}): MaybePromise<void> {
     let entry = this.#entries.get(channel);
-    if (entry !== undefined && (entry.subscribers.has(subscriber) || entry.joining.has(subscriber))) {
+    if (entry !== undefined && (entry.has(subscriber) || entry.joining.has(subscriber))) {
       throw new TypeError(`already joined channel ${channel}`);
     }
     if (entry?.delivering) throw new Error(`cannot join channel ${channel} from inside its delivery`);
@@ -198,7 +262,7 @@ export class ChannelRegistry {
     const entry = this.#entries.get(channel);
     if (entry === undefined) return false;
     let removed = entry.joining.delete(subscriber);
-    if (entry.subscribers.delete(subscriber)) {
+    if (entry.remove(subscriber)) {
       this.#counters.subscribers--;
       removed = true;
     }
@@ -208,20 +272,20 @@ export class ChannelRegistry {
 
   /** True when `subscriber` is subscribed to `channel` (a join in flight does not count yet). */
   has(channel: string, subscriber: Subscriber): boolean {
-    return this.#entries.get(channel)?.subscribers.has(subscriber) ?? false;
+    return this.#entries.get(channel)?.has(subscriber) ?? false;
   }
 
   /** Local subscribers of `channel`. */
   subscriberCount(channel: string): number {
-    return this.#entries.get(channel)?.subscribers.size ?? 0;
+    return this.#entries.get(channel)?.size ?? 0;
   }
 
   /** Channels with local subscribers, by name, for `GET /channels`. */
   list(): ChannelInfo[] {
     const rows: ChannelInfo[] = [];
     for (const entry of this.#entries.values()) {
-      if (entry.subscribers.size > 0) {
-        rows.push({ channel: entry.channel, subscribers: entry.subscribers.size, seq: entry.seq });
+      if (entry.size > 0) {
+        rows.push({ channel: entry.channel, subscribers: entry.size, seq: entry.seq });
       }
     }
     return rows.sort((a, b) => (a.channel < b.channel ? -1 : a.channel > b.channel ? 1 : 0));

@@ -1,6 +1,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type ChannelMessage, ChannelRegistry, MemoryBroker, type Subscriber } from "../../src/pubsub/mod.ts";
+import {
+  type Broker,
+  type BrokerListener,
+  type BrokerStats,
+  type ChannelMessage,
+  ChannelRegistry,
+  type ChannelState,
+  type HistoryOptions,
+  type HistoryResult,
+  MemoryBroker,
+  type Subscriber,
+} from "../../src/pubsub/mod.ts";
 import { AsyncBroker, RecordingSubscriber } from "./support.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -225,5 +236,177 @@ describe("ChannelRegistry with an asynchronous broker", () => {
     broker.announceEpoch("c", { seq: 0, epoch: "fresh" });
     assert.deepEqual(s.states.at(-1), { channel: "c", seq: 0, epoch: "fresh", recovered: false });
     assert.deepEqual(reg.list(), [{ channel: "c", subscribers: 1, seq: 0 }]);
+  });
+});
+
+const lagTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * A remote broker whose live stream lags behind its store, the way a Redis node's pub/sub connection can trail
+ * reads made on its command connection: `store` numbers messages, `live` hands stored ones to the listener.
+ */
+class LaggingBroker implements Broker {
+  readonly nodeId = "lagging";
+  epoch = "e1";
+  stored: ChannelMessage[] = [];
+  listener: BrokerListener | undefined;
+  readonly #idle = new MemoryBroker();
+
+  /** Stores messages up to `seq` without delivering them. */
+  store(seq: number): void {
+    while (this.stored.length < seq) {
+      const next = this.stored.length + 1;
+      this.stored.push({ channel: "c", seq: next, epoch: this.epoch, data: `m${next}`, publishedAt: 0 });
+    }
+  }
+
+  /** Delivers stored messages `from`..`to` live. */
+  live(from: number, to: number): void {
+    for (let seq = from; seq <= to; seq++) this.listener!.message(this.stored[seq - 1]);
+  }
+
+  /** History lost: a new lineage starts empty. */
+  restart(epoch: string): void {
+    this.epoch = epoch;
+    this.stored = [];
+  }
+
+  publish(): Promise<ChannelMessage> {
+    return Promise.reject(new Error("not used"));
+  }
+  async subscribe(_channel: string, listener: BrokerListener): Promise<void> {
+    await lagTick();
+    this.listener = listener;
+  }
+  async unsubscribe(): Promise<void> {
+    await lagTick();
+    this.listener = undefined;
+  }
+  async history(_channel: string, options: HistoryOptions = {}): Promise<HistoryResult> {
+    await lagTick();
+    const since = options.since ?? 0;
+    const seq = this.stored.length;
+    return {
+      seq,
+      epoch: this.epoch,
+      messages: this.stored.slice(since),
+      contiguous: since <= seq && (since === 0 || options.epoch === this.epoch),
+    };
+  }
+  async state(): Promise<ChannelState> {
+    await lagTick();
+    return { seq: this.stored.length, epoch: this.epoch };
+  }
+  ready(): boolean {
+    return true;
+  }
+  stats(): BrokerStats {
+    return this.#idle.stats(); // counters are not what these tests are about
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe("ChannelRegistry when the history read is ahead of the node's live stream", () => {
+  it("delivers each replayed message once when live delivery catches up after the join", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    broker.store(6);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s, { since: 2, epoch: "e1" });
+    assert.deepEqual(s.seqs, [3, 4, 5, 6], "the replay");
+    broker.live(3, 6); // the node's pub/sub catches up with what the read already returned
+    broker.store(8);
+    broker.live(7, 8);
+    assert.deepEqual(s.seqs, [3, 4, 5, 6, 7, 8]);
+    assert.equal(s.states.length, 1);
+    assert.equal(reg.subscriberCount("c"), 1);
+    assert.deepEqual(reg.stats().delivered, 6);
+  });
+
+  it("delivers nothing at or below the state a join without resume was told", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    const early = new RecordingSubscriber();
+    await reg.join("c", early);
+    broker.store(5);
+    broker.live(1, 2);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s);
+    assert.deepEqual(s.states.map((x) => [x.seq, x.recovered]), [[5, false]]);
+    broker.live(3, 5);
+    broker.store(6);
+    broker.live(6, 6);
+    assert.deepEqual(s.seqs, [6]);
+    assert.deepEqual(early.seqs, [1, 2, 3, 4, 5, 6]);
+  });
+
+  it("keeps quiet about a hole the subscriber's replay already covers, and announces one past it", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    broker.store(6);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s, { since: 0 });
+    broker.listener!.epochChanged("c", { epoch: "e1", seq: 4 }); // the node skipped 1..4
+    broker.live(5, 6);
+    assert.deepEqual(s.states.length, 1, "no recovered:false for a hole below the replay");
+    broker.store(9);
+    broker.listener!.epochChanged("c", { epoch: "e1", seq: 8 }); // the node skipped 7..8
+    broker.live(9, 9);
+    assert.deepEqual(s.seqs, [1, 2, 3, 4, 5, 6, 9]);
+    assert.deepEqual(s.states.map((x) => [x.seq, x.recovered]), [[6, true], [8, false]]);
+  });
+
+  it("after a read in a new lineage, drops the old lineage's late messages and the new one's replayed ones", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    const early = new RecordingSubscriber();
+    await reg.join("c", early);
+    broker.store(3);
+    broker.restart("e2"); // the node's live stream still has e1 messages 1..3 to deliver
+    broker.store(2);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s, { since: 0 });
+    assert.deepEqual(s.states.map((x) => [x.epoch, x.seq, x.recovered]), [["e2", 2, true]]);
+    broker.live(1, 2); // e2 1..2 are in the store; first deliver the old lineage's stragglers
+    const stale = { channel: "c", seq: 3, epoch: "e1", data: "old", publishedAt: 0 };
+    broker.listener!.message(stale);
+    assert.deepEqual(s.seqs, [1, 2], "nothing live yet: e2 1..2 were replayed, e1 is not its lineage");
+    broker.listener!.epochChanged("c", { epoch: "e2", seq: 0 }); // the node starts the new lineage at 0
+    broker.live(1, 2);
+    broker.store(3);
+    broker.live(3, 3);
+    assert.deepEqual(s.seqs, [1, 2, 3]);
+    assert.equal(s.states.length, 1, "the lineage it was told about did not change");
+  });
+
+  it("announces a lineage change that happens before the node catches up with the replay", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    broker.store(4);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s, { since: 0 });
+    broker.listener!.epochChanged("c", { epoch: "e3", seq: 0 });
+    broker.restart("e3");
+    broker.store(1);
+    broker.live(1, 1);
+    assert.deepEqual(s.states.map((x) => [x.epoch, x.seq, x.recovered]), [["e1", 4, true], ["e3", 0, false]]);
+    assert.deepEqual(s.seqs, [1, 2, 3, 4, 1]);
+  });
+
+  it("counts a subscriber waiting for the node to catch up, and lets it leave", async () => {
+    const broker = new LaggingBroker();
+    const reg = new ChannelRegistry(broker);
+    broker.store(3);
+    const s = new RecordingSubscriber();
+    await reg.join("c", s, { since: 0 });
+    assert.equal(reg.has("c", s), true);
+    assert.equal(reg.subscriberCount("c"), 1);
+    assert.deepEqual(reg.list(), [{ channel: "c", subscribers: 1, seq: 3 }]);
+    assert.throws(() => reg.join("c", s), TypeError);
+    assert.equal(reg.leave("c", s), true);
+    assert.equal(reg.stats().subscribers, 0);
+    assert.equal(reg.stats().channels, 0);
   });
 });
