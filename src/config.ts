@@ -26,6 +26,10 @@ export interface Config {
   historySize: number;
   /** @default 300000 (300 s) */
   historyTtlMs: number;
+  /** History bytes kept across all channels; past it the oldest history is evicted. @default 67108864 (64 MiB) */
+  maxHistoryBytes: number;
+  /** Channels held at once (and created in Redis per relay); past it idle ones are reclaimed. @default 100000 */
+  maxChannels: number;
   /** HS256 secret (at least 32 bytes); with it or `jwtPublicKey`, every subscribe and publish needs a token. */
   jwtSecret: string | null;
   /** PEM file of an ES256 or RS256 public key for verifying tokens (instead of, or besides, the HS256 secret). */
@@ -114,6 +118,22 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     kind: "duration",
     default: 300_000,
     help: "how long history is kept",
+  },
+  "max-history-bytes": {
+    key: "maxHistoryBytes",
+    kind: "size",
+    default: 64 * 1024 * 1024,
+    min: 1,
+    help:
+      "history kept across all channels (text 2 bytes per UTF-16 unit); past it the oldest is evicted, a message larger than it gets 503",
+  },
+  "max-channels": {
+    key: "maxChannels",
+    kind: "int",
+    default: 100_000,
+    min: 1,
+    help:
+      "channels held at once (and created in Redis by this relay); past it idle ones are reclaimed, else 503",
   },
   "jwt-secret": {
     key: "jwtSecret",

@@ -18,6 +18,37 @@ describe("parseConfig", () => {
     assert.deepEqual(c.allowedOrigins, []);
     assert.equal(c.requireOrigin, false);
     assert.equal(c.broker, "memory");
+    assert.equal(c.maxHistoryBytes, 64 * 1024 * 1024);
+    assert.equal(c.maxChannels, 100_000);
+  });
+
+  it("reads --max-history-bytes as a size and --max-channels as a count, from flags or RELAY_*", () => {
+    const c = parseConfig(["--max-history-bytes", "8MiB", "--max-channels=500"], {});
+    assert.equal(c.maxHistoryBytes, 8 * 1024 * 1024);
+    assert.equal(c.maxChannels, 500);
+    const e = parseConfig([], { RELAY_MAX_HISTORY_BYTES: "1000000", RELAY_MAX_CHANNELS: "7" });
+    assert.equal(e.maxHistoryBytes, 1_000_000);
+    assert.equal(e.maxChannels, 7);
+  });
+
+  it("refuses a zero or malformed history budget or channel cap, naming the flag", () => {
+    for (
+      const [args, flag] of [
+        [["--max-history-bytes", "0"], "--max-history-bytes"],
+        [["--max-history-bytes", "lots"], "--max-history-bytes"],
+        [["--max-channels", "0"], "--max-channels"],
+        [["--max-channels", "1.5"], "--max-channels"],
+      ] as const
+    ) {
+      assert.throws(
+        () => parseConfig(args, {}),
+        (e) => e instanceof ConfigError && e.message.startsWith(flag),
+      );
+    }
+    assert.throws(
+      () => parseConfig([], { RELAY_MAX_CHANNELS: "-1" }),
+      (e) => e instanceof ConfigError && e.message.startsWith("RELAY_MAX_CHANNELS"),
+    );
   });
 
   it("reads --flag value, --flag=value and bare booleans", () => {

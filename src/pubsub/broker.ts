@@ -54,6 +54,27 @@ export interface BrokerStats {
   published: number;
   /** Messages currently kept in history. */
   retained: number;
+  /** Bytes those messages are charged against the history budget (0 where history lives outside the process). */
+  retainedBytes: number;
+}
+
+/** Which relay-wide bound refused an operation (see {@link BrokerFullError}). */
+export type BrokerLimit = "maxHistoryBytes" | "maxChannels";
+
+/**
+ * A relay-wide budget is exhausted and nothing could be evicted to make room: a message larger than the whole
+ * history budget, or a new channel past the channel cap while every channel is in use. Nothing was stored. The
+ * relay answers it as "unavailable" (HTTP 503): a client may retry later, when channels went idle.
+ */
+export class BrokerFullError extends Error {
+  override name = "BrokerFullError";
+  /** The option whose bound was reached. */
+  readonly limit: BrokerLimit;
+
+  constructor(limit: BrokerLimit, message: string) {
+    super(message);
+    this.limit = limit;
+  }
 }
 
 /**

@@ -1,10 +1,27 @@
 /**
  * A channel's history: the last `capacity` messages in a ring buffer. Messages enter in `seq` order and leave
- * from the oldest end only (evicted by size or expired by age), so the retained `seq`s are always a run with no
- * hole and a message is found by arithmetic, not search.
+ * from the oldest end only (evicted by size, by the relay-wide byte budget, or expired by age), so the retained
+ * `seq`s are always a run with no hole and a message is found by arithmetic, not search.
  * @module
  */
 import type { ChannelMessage } from "./message.ts";
+
+/**
+ * Bytes a retained message is charged against a history budget besides its data: the message object, its
+ * slot in the ring and the strings it shares (channel, epoch). Measured at about 100–150 bytes per message on
+ * Deno 2.9 and Bun 1.4; rounded up so that floods of tiny messages are charged what they really cost.
+ */
+export const MESSAGE_OVERHEAD_BYTES = 160;
+
+/**
+ * Upper bound of the memory a message's data holds: bytes for binary; 2 bytes per UTF-16 code unit for text,
+ * which is what V8 and JavaScriptCore store for a string with any character past U+00FF (Latin-1 strings take
+ * one byte each, so this may count ASCII text twice, never less than it costs).
+ */
+export function retainedBytes(message: ChannelMessage): number {
+  const data = message.data;
+  return MESSAGE_OVERHEAD_BYTES + (typeof data === "string" ? 2 * data.length : data.byteLength);
+}
 
 export class HistoryRing {
   readonly capacity: number;
@@ -12,6 +29,7 @@ export class HistoryRing {
   #items: (ChannelMessage | undefined)[] = [];
   #head = 0;
   #length = 0;
+  #bytes = 0;
 
   /** @param capacity Messages kept; 0 keeps none. */
   constructor(capacity: number) {
@@ -23,6 +41,11 @@ export class HistoryRing {
     return this.#length;
   }
 
+  /** {@link retainedBytes} summed over the retained messages. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
   /** `seq` of the oldest retained message, or `undefined` when empty. */
   get oldestSeq(): number | undefined {
     return this.#length === 0 ? undefined : this.#items[this.#head]!.seq;
@@ -32,26 +55,32 @@ export class HistoryRing {
   push(message: ChannelMessage): void {
     const capacity = this.capacity;
     if (capacity === 0) return;
-    if (this.#length < capacity) {
-      this.#items[(this.#head + this.#length) % capacity] = message;
-      this.#length++;
-    } else {
-      this.#items[this.#head] = message;
-      this.#head = (this.#head + 1) % capacity;
-    }
+    if (this.#length === capacity) this.dropOldest();
+    this.#items[(this.#head + this.#length) % capacity] = message;
+    this.#length++;
+    this.#bytes += retainedBytes(message);
+  }
+
+  /** Drops the oldest message, if any. @returns the bytes it was charged ({@link retainedBytes}) */
+  dropOldest(): number {
+    if (this.#length === 0) return 0;
+    const items = this.#items;
+    const freed = retainedBytes(items[this.#head]!);
+    items[this.#head] = undefined; // let the payload be collected now
+    this.#head = (this.#head + 1) % this.capacity;
+    this.#length--;
+    this.#bytes -= freed;
+    if (this.#length === 0) this.clear();
+    return freed;
   }
 
   /** Drops messages published before `cutoff` (ms), oldest first. @returns how many were dropped */
   dropPublishedBefore(cutoff: number): number {
-    const items = this.#items;
     let dropped = 0;
-    while (this.#length > 0 && items[this.#head]!.publishedAt < cutoff) {
-      items[this.#head] = undefined; // let the payload be collected now
-      this.#head = (this.#head + 1) % this.capacity;
-      this.#length--;
+    while (this.#length > 0 && this.#items[this.#head]!.publishedAt < cutoff) {
+      this.dropOldest();
       dropped++;
     }
-    if (this.#length === 0) this.clear();
     return dropped;
   }
 
@@ -71,5 +100,6 @@ export class HistoryRing {
     this.#items = [];
     this.#head = 0;
     this.#length = 0;
+    this.#bytes = 0;
   }
 }

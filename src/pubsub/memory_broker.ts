@@ -5,6 +5,7 @@
  */
 import {
   type Broker,
+  BrokerFullError,
   type BrokerListener,
   type BrokerStats,
   checkHistoryOptions,
@@ -12,7 +13,7 @@ import {
   type HistoryOptions,
   type HistoryResult,
 } from "./broker.ts";
-import { HistoryRing } from "./history_ring.ts";
+import { HistoryRing, retainedBytes } from "./history_ring.ts";
 import type { ChannelMessage, ChannelState } from "./message.ts";
 
 /** Options of {@link MemoryBroker}. */
@@ -27,6 +28,19 @@ export interface MemoryBrokerOptions {
    * every creation; `Infinity` never sweeps automatically. @default 60_000
    */
   sweepIntervalMs?: number;
+  /**
+   * Bytes of history kept across all channels (text charged 2 bytes per UTF-16 unit, binary its length, plus
+   * a fixed overhead per message; see `retainedBytes`). Past it the oldest history is evicted, idle channels'
+   * first; a message larger than the whole budget is refused with a {@link BrokerFullError}.
+   * @default 67_108_864 (64 MiB)
+   */
+  maxHistoryBytes?: number;
+  /**
+   * Channels held at once. Past it the least recently active channel without listeners is reclaimed (with its
+   * history); when every channel has listeners, creating one throws a {@link BrokerFullError}.
+   * @default 100_000
+   */
+  maxChannels?: number;
   /** Clock in milliseconds since the Unix epoch (tests inject one). @default Date.now */
   now?: () => number;
   /** A listener threw while a message was delivered; delivery went on to the other listeners. */
@@ -38,6 +52,11 @@ export const MEMORY_BROKER_DEFAULTS = Object.freeze({
   historySize: 100,
   historyTtlMs: 300_000,
   sweepIntervalMs: 60_000,
+  // A small VPS (1–2 GiB): a quarter of the relay's memory for history, well under V8's heap limit on any host.
+  maxHistoryBytes: 64 * 1024 * 1024,
+  // About 1 KB each when empty (docs/pubsub.md): 100 MB at the cap, enough for one channel per connection
+  // up to the default --max-connections.
+  maxChannels: 100_000,
 });
 
 /** One channel incarnation. */
@@ -51,10 +70,16 @@ function randomId(): string {
   return crypto.getRandomValues(new Uint8Array(16)).toHex();
 }
 
-function checkNumber(name: string, value: number, integer: boolean): void {
-  if (!(value >= 0) || (integer && !Number.isSafeInteger(value))) {
-    throw new RangeError(`${name} must be a non-negative ${integer ? "integer" : "number"}, got ${value}`);
+function checkNumber(name: string, value: number, integer: boolean, min = 0): void {
+  if (!(value >= min) || (integer && !Number.isSafeInteger(value))) {
+    throw new RangeError(`${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${value}`);
   }
+}
+
+/** Moves `key` to the newest end of an insertion-ordered map (an LRU touch in O(1)). */
+function touch(order: Map<string, ChannelRecord>, key: string, record: ChannelRecord): void {
+  order.delete(key);
+  order.set(key, record);
 }
 
 /**
@@ -65,6 +90,12 @@ function checkNumber(name: string, value: number, integer: boolean): void {
  * Channels are created by `publish` and `subscribe` and reclaimed when they have no listener and no unexpired
  * history: on `unsubscribe` of the last listener and by {@link MemoryBroker.sweep}. A recreated channel starts
  * again at `seq` 1 in a new epoch, so a client resuming across the loss gets `recovered: false`.
+ *
+ * Two relay-wide bounds keep memory finite whatever clients publish: `maxHistoryBytes` of history and
+ * `maxChannels` channels. Eviction takes the oldest history first, from channels without listeners before
+ * channels with some, in order of last activity; it trims from the front, so a resume from before the trimmed
+ * range gets `recovered: false`. The orders are insertion-ordered maps touched on each activity, so a publish
+ * costs O(1) amortized, never a scan of the channels.
  *
  * @example
  * ```ts
@@ -80,7 +111,18 @@ export class MemoryBroker implements Broker {
   readonly #sweepIntervalMs: number;
   readonly #now: () => number;
   readonly #onError: (error: unknown, channel: string) => void;
+  readonly #maxHistoryBytes: number;
+  readonly #maxChannels: number;
   readonly #channels = new Map<string, ChannelRecord>();
+  /** Channels without listeners, least recently active first: evicted first, for history and for the cap. */
+  readonly #idle = new Map<string, ChannelRecord>();
+  /**
+   * Channels with listeners that held history when last touched, least recently published first: evicted once
+   * no idle channel is left. May hold channels whose history expired since; eviction drops them as it meets them.
+   */
+  readonly #busyHistory = new Map<string, ChannelRecord>();
+  /** `HistoryRing.bytes` summed over every channel. */
+  #historyBytes = 0;
   /** The epoch reported for channels that do not exist; no incarnation ever uses it. */
   readonly #vacantEpoch = randomId();
   #lastSweep: number;
@@ -95,6 +137,10 @@ export class MemoryBroker implements Broker {
     checkNumber("historySize", merged.historySize, true);
     checkNumber("historyTtlMs", merged.historyTtlMs, false);
     checkNumber("sweepIntervalMs", merged.sweepIntervalMs, false);
+    checkNumber("maxHistoryBytes", merged.maxHistoryBytes, false);
+    checkNumber("maxChannels", merged.maxChannels, true, 1);
+    this.#maxHistoryBytes = merged.maxHistoryBytes;
+    this.#maxChannels = merged.maxChannels;
     this.#historySize = merged.historySize;
     this.#historyTtlMs = merged.historyTtlMs;
     this.#sweepIntervalMs = merged.sweepIntervalMs;
@@ -105,18 +151,29 @@ export class MemoryBroker implements Broker {
 
   publish(channel: string, data: string | Uint8Array): ChannelMessage {
     this.#checkOpen();
-    const record = this.#channels.get(channel) ?? this.#create(channel);
     const now = this.#now();
-    const message: ChannelMessage = {
-      channel,
-      seq: record.seq + 1,
-      epoch: record.epoch,
-      data,
-      publishedAt: now,
-    };
+    const message: ChannelMessage = { channel, seq: 0, epoch: "", data, publishedAt: now };
+    const size = this.#historySize === 0 ? 0 : retainedBytes(message);
+    // Checked before anything changes: a refused publish leaves no trace (no channel, no seq).
+    if (size > this.#maxHistoryBytes) {
+      throw new BrokerFullError(
+        "maxHistoryBytes",
+        `a message of ${size} bytes does not fit the relay's history budget of ${this.#maxHistoryBytes} bytes`,
+      );
+    }
+    const record = this.#channels.get(channel) ?? this.#create(channel);
+    message.seq = record.seq + 1;
+    message.epoch = record.epoch;
     record.seq = message.seq;
     this.#expire(record, now);
-    record.history.push(message);
+    this.#place(channel, record);
+    if (size > 0) {
+      this.#makeRoom(size, record);
+      const before = record.history.bytes;
+      record.history.push(message);
+      this.#historyBytes += record.history.bytes - before;
+      if (record.listeners.size > 0) touch(this.#busyHistory, channel, record);
+    }
     this.#published++;
     if (record.listeners.size === 0) return message;
     if (this.#delivering) {
@@ -141,13 +198,15 @@ export class MemoryBroker implements Broker {
 
   subscribe(channel: string, listener: BrokerListener): void {
     this.#checkOpen();
-    (this.#channels.get(channel) ?? this.#create(channel)).listeners.add(listener);
+    const record = this.#channels.get(channel) ?? this.#create(channel);
+    record.listeners.add(listener);
+    this.#place(channel, record);
   }
 
   unsubscribe(channel: string, listener: BrokerListener): void {
     const record = this.#channels.get(channel);
     if (record === undefined || !record.listeners.delete(listener)) return;
-    this.#reclaimIfIdle(channel, record, this.#now());
+    if (!this.#reclaimIfIdle(channel, record, this.#now())) this.#place(channel, record);
   }
 
   history(channel: string, options: HistoryOptions = {}): HistoryResult {
@@ -183,7 +242,12 @@ export class MemoryBroker implements Broker {
   stats(): BrokerStats {
     let retained = 0;
     for (const record of this.#channels.values()) retained += record.history.length;
-    return { channels: this.#channels.size, published: this.#published, retained };
+    return {
+      channels: this.#channels.size,
+      published: this.#published,
+      retained,
+      retainedBytes: this.#historyBytes,
+    };
   }
 
   /**
@@ -204,6 +268,9 @@ export class MemoryBroker implements Broker {
   close(): void {
     this.#closed = true;
     this.#channels.clear();
+    this.#idle.clear();
+    this.#busyHistory.clear();
+    this.#historyBytes = 0;
     this.#queue.length = 0;
   }
 
@@ -214,6 +281,7 @@ export class MemoryBroker implements Broker {
   #create(channel: string): ChannelRecord {
     const now = this.#now();
     if (now - this.#lastSweep >= this.#sweepIntervalMs) this.sweep();
+    if (this.#channels.size >= this.#maxChannels) this.#evictIdleChannel(channel);
     const record: ChannelRecord = {
       seq: 0,
       epoch: randomId(),
@@ -225,16 +293,84 @@ export class MemoryBroker implements Broker {
   }
 
   #expire(record: ChannelRecord, now: number): void {
+    const before = record.history.bytes;
     // An entry expires once older than the TTL: published strictly before now - ttl.
     record.history.dropPublishedBefore(now - this.#historyTtlMs);
+    this.#historyBytes += record.history.bytes - before;
   }
 
   #reclaimIfIdle(channel: string, record: ChannelRecord, now: number): boolean {
     if (record.listeners.size > 0) return false;
     this.#expire(record, now);
     if (record.history.length > 0) return false;
-    this.#channels.delete(channel);
+    this.#remove(channel);
     return true;
+  }
+
+  /** Forgets a channel and its history. */
+  #remove(channel: string): void {
+    const record = this.#channels.get(channel);
+    if (record === undefined) return;
+    this.#historyBytes -= record.history.bytes;
+    record.history.clear();
+    this.#channels.delete(channel);
+    this.#idle.delete(channel);
+    this.#busyHistory.delete(channel);
+  }
+
+  /** Files `record` under the order its listeners call for, as the most recently active there. */
+  #place(channel: string, record: ChannelRecord): void {
+    if (record.listeners.size === 0) {
+      this.#busyHistory.delete(channel);
+      touch(this.#idle, channel, record);
+    } else {
+      this.#idle.delete(channel);
+      if (record.history.length > 0) touch(this.#busyHistory, channel, record);
+      else this.#busyHistory.delete(channel);
+    }
+  }
+
+  /** The channel cap is reached: reclaim the least recently active channel without listeners, or refuse. */
+  #evictIdleChannel(creating: string): void {
+    for (const channel of this.#idle.keys()) {
+      this.#remove(channel);
+      return;
+    }
+    throw new BrokerFullError(
+      "maxChannels",
+      `cannot create channel ${creating}: the relay holds ${this.#maxChannels} channels, all with subscribers`,
+    );
+  }
+
+  /**
+   * Evicts the oldest history until `size` more bytes fit the budget: idle channels first (reclaimed once
+   * empty), then channels with listeners, then the publishing channel's own older messages. Each message is
+   * evicted at most once, so this is O(1) amortized per publish.
+   */
+  #makeRoom(size: number, publishing: ChannelRecord): void {
+    const max = this.#maxHistoryBytes;
+    if (this.#historyBytes + size <= max) return;
+    for (const [channel, record] of this.#idle) {
+      if (record === publishing) continue;
+      this.#trim(record, size);
+      if (record.history.length === 0) this.#remove(channel); // deleting the current entry is safe
+      if (this.#historyBytes + size <= max) return;
+    }
+    for (const [channel, record] of this.#busyHistory) {
+      if (record === publishing) continue;
+      this.#trim(record, size);
+      if (record.history.length === 0) this.#busyHistory.delete(channel);
+      if (this.#historyBytes + size <= max) return;
+    }
+    this.#trim(publishing, size);
+  }
+
+  /** Drops `record`'s oldest messages until `size` more bytes fit the budget or it has none left. */
+  #trim(record: ChannelRecord, size: number): void {
+    const history = record.history;
+    while (history.length > 0 && this.#historyBytes + size > this.#maxHistoryBytes) {
+      this.#historyBytes -= history.dropOldest();
+    }
   }
 
   #deliver(record: ChannelRecord, message: ChannelMessage): void {

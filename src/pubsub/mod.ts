@@ -9,7 +9,15 @@
 export { isValidChannelName, MAX_CHANNEL_NAME_LENGTH } from "./channel_name.ts";
 export { type ChannelMessage, type ChannelState, isSeq, perMessage } from "./message.ts";
 export { isPromise, type MaybePromise } from "./maybe_promise.ts";
-export type { Broker, BrokerListener, BrokerStats, HistoryOptions, HistoryResult } from "./broker.ts";
+export {
+  type Broker,
+  BrokerFullError,
+  type BrokerLimit,
+  type BrokerListener,
+  type BrokerStats,
+  type HistoryOptions,
+  type HistoryResult,
+} from "./broker.ts";
 export { MEMORY_BROKER_DEFAULTS, MemoryBroker, type MemoryBrokerOptions } from "./memory_broker.ts";
 export {
   BrokerUnavailableError,

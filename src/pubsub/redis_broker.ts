@@ -8,6 +8,7 @@ import type { Buffer } from "node:buffer";
 import type { Redis } from "ioredis";
 import {
   type Broker,
+  BrokerFullError,
   type BrokerListener,
   type BrokerStats,
   checkHistoryOptions,
@@ -32,10 +33,17 @@ export interface RedisBrokerOptions {
   /** Milliseconds a message stays in history; `Infinity` = until evicted by size. @default 300_000 */
   historyTtlMs?: number;
   /**
-   * Milliseconds a channel's epoch and seq outlive its last publish or subscription; after that it starts
-   * over in a new epoch, like a reclaimed memory-broker channel. `Infinity` keeps them. @default 86_400_000
+   * Milliseconds a channel's epoch and seq outlive its last publish or subscription (at least `historyTtlMs`);
+   * after that it starts over in a new epoch, like a reclaimed memory-broker channel. `Infinity` keeps them.
+   * @default 3_600_000
    */
   channelTtlMs?: number;
+  /**
+   * Channels this node may have created in Redis and not yet seen expire. Past it, a publish that would create
+   * one first evicts the least recently used channel this node created, if nobody (on any node) published to
+   * or read it for `historyTtlMs`; otherwise it is refused with a {@link BrokerFullError}. @default 100_000
+   */
+  maxChannels?: number;
   /** Commands awaiting Redis (publishes and reads); past it, new ones are refused at once. @default 1024 */
   maxInFlight?: number;
   /** Bytes of publishes awaiting Redis (strings counted by length); past it, refused. @default 16_777_216 */
@@ -60,7 +68,10 @@ export interface RedisBrokerOptions {
 export const REDIS_BROKER_DEFAULTS = Object.freeze({
   historySize: 100,
   historyTtlMs: 300_000,
-  channelTtlMs: 86_400_000,
+  // A channel's epoch outlives its history by far (5 min by default), so a quiet channel rarely starts a new
+  // lineage under its subscribers, yet an abandoned one frees its key within the hour, not the day.
+  channelTtlMs: 3_600_000,
+  maxChannels: 100_000,
   maxInFlight: 1024,
   maxInFlightBytes: 16 * 1024 * 1024,
   commandTimeoutMs: 2_000,
@@ -74,6 +85,9 @@ export const REDIS_BROKER_DEFAULTS = Object.freeze({
 export class BrokerUnavailableError extends Error {
   override name = "BrokerUnavailableError";
 }
+
+/** Created channels a publish past `maxChannels` tries to evict before it is refused. */
+const EVICTION_CANDIDATES = 4;
 
 /** 16 random bytes as hex: node ids and epochs. */
 function randomId(): string {
@@ -117,6 +131,13 @@ export class RedisBroker implements Broker {
   readonly #byTopic = new Map<string, SubscribedChannel>();
   /** The epoch reported for channels that do not exist in Redis; no lineage ever uses it. */
   readonly #vacantEpoch = randomId();
+  /**
+   * Channels this node created in Redis, by when their `meta` expires unless touched again (ms, this node's
+   * clock), soonest first: an insertion-ordered map re-inserted on each publish.
+   */
+  readonly #created = new Map<string, number>();
+  /** Publishes in flight that may create a channel: they count against `maxChannels` until they settle. */
+  #creating = 0;
   #inFlight = 0;
   #inFlightBytes = 0;
   #published = 0;
@@ -128,7 +149,7 @@ export class RedisBroker implements Broker {
   constructor(options: RedisBrokerOptions) {
     const endpoint = parseRedisUrl(options.url);
     this.#options = { ...REDIS_BROKER_DEFAULTS, ...options };
-    for (const key of ["historySize", "maxInFlight", "maxHeldMessages"] as const) {
+    for (const key of ["historySize", "maxInFlight", "maxHeldMessages", "maxChannels"] as const) {
       const value = this.#options[key];
       if (!(Number.isSafeInteger(value) && value >= (key === "historySize" ? 0 : 1))) {
         throw new RangeError(
@@ -161,25 +182,25 @@ export class RedisBroker implements Broker {
     this.#sub.on("messageBuffer", (topic: Buffer, payload: Buffer) => this.#receive(topic, payload));
   }
 
-  publish(channel: string, data: string | Uint8Array): Promise<ChannelMessage> {
-    const keys = this.#keys(channel);
-    const [type, value] = encodeData(data);
-    const o = this.#options;
-    return this.#command(data.length, () =>
-      this.#cmd.relayPublish(
-        keys.meta,
-        keys.log,
-        randomId(),
-        o.historySize,
-        ttlArg(o.historyTtlMs),
-        ttlArg(Math.max(o.channelTtlMs, o.historyTtlMs)),
-        type,
-        value,
-        keys.topic,
-      )).then(([seq, epoch, publishedAt]) => {
-        this.#published++;
-        return { channel, seq, epoch, data, publishedAt };
-      });
+  async publish(channel: string, data: string | Uint8Array): Promise<ChannelMessage> {
+    const now = Date.now();
+    this.#forgetExpired(now);
+    let mayCreate = this.#created.has(channel) ||
+      this.#created.size + this.#creating < this.#options.maxChannels;
+    let result = await this.#publishScript(channel, data, mayCreate);
+    if (result === undefined) {
+      // A new channel past the cap: make room by evicting one this node created, or refuse.
+      await this.#evictOne(channel);
+      mayCreate = true;
+      result = await this.#publishScript(channel, data, mayCreate);
+    }
+    const [seq, epoch, publishedAt, created] = result!;
+    if (created === 1 || this.#created.has(channel)) {
+      this.#created.delete(channel);
+      this.#created.set(channel, now + this.#metaTtlMs());
+    }
+    this.#published++;
+    return { channel, seq, epoch, data, publishedAt };
   }
 
   subscribe(channel: string, listener: BrokerListener): Promise<void> {
@@ -237,7 +258,7 @@ export class RedisBroker implements Broker {
 
   /** `retained` is 0: history lives in Redis, not in this process. */
   stats(): BrokerStats {
-    return { channels: this.#channels.size, published: this.#published, retained: 0 };
+    return { channels: this.#channels.size, published: this.#published, retained: 0, retainedBytes: 0 };
   }
 
   close(): Promise<void> {
@@ -253,6 +274,91 @@ export class RedisBroker implements Broker {
 
   #keys(channel: string): ChannelKeys {
     return channelKeys(this.#options.keyPrefix, channel);
+  }
+
+  /** How long `meta` lives after a publish or read. */
+  #metaTtlMs(): number {
+    return Math.max(this.#options.channelTtlMs, this.#options.historyTtlMs);
+  }
+
+  /** Runs the publish script; `undefined` when `mayCreate` is false and the channel does not exist. */
+  async #publishScript(
+    channel: string,
+    data: string | Uint8Array,
+    mayCreate: boolean,
+  ): Promise<[number, string, number, number] | undefined> {
+    const keys = this.#keys(channel);
+    const [type, value] = encodeData(data);
+    const o = this.#options;
+    if (mayCreate) this.#creating++;
+    try {
+      const result = await this.#command(data.length, () =>
+        this.#cmd.relayPublish(
+          keys.meta,
+          keys.log,
+          randomId(),
+          o.historySize,
+          ttlArg(o.historyTtlMs),
+          ttlArg(this.#metaTtlMs()),
+          type,
+          value,
+          keys.topic,
+          mayCreate ? "1" : "0",
+        ));
+      return result[0] === 0 ? undefined : result;
+    } finally {
+      if (mayCreate) this.#creating--;
+    }
+  }
+
+  /** Forgets created channels whose `meta` has expired by now (they no longer cost Redis anything). */
+  #forgetExpired(now: number): void {
+    for (const [channel, expiresAt] of this.#created) {
+      if (expiresAt > now) return;
+      this.#created.delete(channel);
+    }
+  }
+
+  /**
+   * Frees one slot of `maxChannels` for `channel`: tries the least recently published channels this node
+   * created, in order, deleting the first that nobody used for `historyTtlMs` and that has no listener here.
+   * Its history had expired by then anyway; a client resuming it later gets `recovered: false`, as after expiry.
+   * Tries a few only, so a publish never waits on a long walk.
+   */
+  async #evictOne(channel: string): Promise<void> {
+    const o = this.#options;
+    const minIdleMs = o.historyTtlMs;
+    const candidates = [...this.#takeOldest(EVICTION_CANDIDATES)];
+    let freed = false;
+    for (const candidate of candidates) {
+      if (freed || !Number.isFinite(minIdleMs) || this.#channels.has(candidate)) {
+        this.#created.set(candidate, Date.now() + this.#metaTtlMs()); // still in use: newest again
+        continue;
+      }
+      const keys = this.#keys(candidate);
+      const deleted = await this.#command(
+        0,
+        () => this.#cmd.relayEvict(keys.meta, keys.log, ttlArg(minIdleMs), ttlArg(this.#metaTtlMs())),
+      );
+      if (deleted === 1) freed = true;
+      else this.#created.set(candidate, Date.now() + this.#metaTtlMs());
+    }
+    if (!freed) {
+      throw new BrokerFullError(
+        "maxChannels",
+        `cannot create channel ${channel}: this relay created ${o.maxChannels} channels in Redis, all in use`,
+      );
+    }
+  }
+
+  /** Removes and returns up to `count` of the least recently published created channels. */
+  *#takeOldest(count: number): Generator<string> {
+    let taken = 0;
+    for (const channel of this.#created.keys()) {
+      if (taken++ === count) return;
+      this.#created.delete(channel);
+      yield channel;
+    }
   }
 
   /** Subscribes the topic, then reads the state the sequencer starts from (creating the epoch if new). */

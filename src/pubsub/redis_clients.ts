@@ -8,7 +8,7 @@
 import { Redis, type RedisOptions } from "ioredis";
 import type { Buffer } from "node:buffer";
 import type { RedisEndpoint } from "./redis_url.ts";
-import { PUBLISH_SCRIPT, READ_SCRIPT } from "./redis_scripts.ts";
+import { EVICT_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT } from "./redis_scripts.ts";
 
 /** An argument of a script call. */
 export type RedisArg = string | number | Buffer;
@@ -16,7 +16,8 @@ export type RedisArg = string | number | Buffer;
 /** The command connection with the broker's scripts (see `redis_scripts.ts` for their arguments). */
 export interface ScriptClient {
   readonly status: string;
-  relayPublish(...args: RedisArg[]): Promise<[number, string, number]>;
+  relayPublish(...args: RedisArg[]): Promise<[number, string, number, number]>;
+  relayEvict(...args: RedisArg[]): Promise<number>;
   relayReadBuffer(...args: RedisArg[]): Promise<[Buffer | null, number, Buffer[]]>;
   hmget(key: string, ...fields: string[]): Promise<(string | null)[]>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -57,6 +58,7 @@ export function createCommandClient(endpoint: RedisEndpoint, policy: ClientPolic
   const client = new Redis(options(endpoint, policy));
   client.defineCommand("relayPublish", { numberOfKeys: 2, lua: PUBLISH_SCRIPT });
   client.defineCommand("relayRead", { numberOfKeys: 2, lua: READ_SCRIPT });
+  client.defineCommand("relayEvict", { numberOfKeys: 2, lua: EVICT_SCRIPT });
   return client as unknown as ScriptClient;
 }
 

@@ -65,24 +65,27 @@ local function nowMs()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
--- A channel whose meta is gone (never used, expired, or lost with a Redis restart) starts a new lineage:
--- a new epoch at seq 0, and any history left from the lost one is dropped.
+-- A channel whose meta is gone (never used, expired, evicted, or lost with a Redis restart) starts a new
+-- lineage: a new epoch at seq 0, and any history left from the lost one is dropped. Returns the epoch and
+-- whether it was created now.
 local function ensureEpoch(meta, log, candidate)
   local epoch = redis.call('HGET', meta, 'epoch')
-  if epoch then return epoch end
+  if epoch then return epoch, 0 end
   redis.call('DEL', log)
   redis.call('HSET', meta, 'epoch', candidate, 'seq', 0)
-  return candidate
+  return candidate, 1
 end
 `;
 
 /**
  * Publish: KEYS meta, log; ARGV epochCandidate, historySize, historyTtlMs (0 = no TTL), channelTtlMs (0 = no
- * expiry), type (`t`|`b`), data, topic. Returns `{seq, epoch, publishedAt}`.
+ * expiry), type (`t`|`b`), data, topic, mayCreate (`0` = refuse if the channel does not exist; absent = `1`).
+ * Returns `{seq, epoch, publishedAt, created}`, or `{0, '', 0, 0}` when refused (nothing was written).
  */
 export const PUBLISH_SCRIPT = TRIM_EXPIRED + `
 local meta, log = KEYS[1], KEYS[2]
-local epoch = ensureEpoch(meta, log, ARGV[1])
+if ARGV[8] == '0' and redis.call('EXISTS', meta) == 0 then return {0, '', 0, 0} end
+local epoch, created = ensureEpoch(meta, log, ARGV[1])
 local seq = redis.call('HINCRBY', meta, 'seq', 1)
 local now = nowMs()
 local body = seq .. ':' .. now .. ':' .. ARGV[5] .. ARGV[6]
@@ -96,7 +99,21 @@ if size > 0 then
 end
 if channelTtl > 0 then redis.call('PEXPIRE', meta, channelTtl) end
 redis.call('PUBLISH', ARGV[7], epoch .. ':' .. body)
-return {seq, epoch, now}
+return {seq, epoch, now, created}
+`;
+
+/**
+ * Evict: KEYS meta, log; ARGV minIdleMs, channelTtlMs. Deletes a channel's keys when nothing touched them for
+ * `minIdleMs` (its meta's TTL, refreshed by every publish and read from any node, tells when it was last used),
+ * exactly as their expiry would later. Returns 1 when deleted (or already gone), 0 when kept.
+ */
+export const EVICT_SCRIPT = `
+local meta, log = KEYS[1], KEYS[2]
+local pttl = redis.call('PTTL', meta)
+if pttl == -2 then return 1 end
+if pttl == -1 or pttl > tonumber(ARGV[2]) - tonumber(ARGV[1]) then return 0 end
+redis.call('DEL', meta, log)
+return 1
 `;
 
 /**

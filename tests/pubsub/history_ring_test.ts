@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { ChannelMessage } from "../../src/pubsub/mod.ts";
-import { HistoryRing } from "../../src/pubsub/history_ring.ts";
+import { HistoryRing, MESSAGE_OVERHEAD_BYTES, retainedBytes } from "../../src/pubsub/history_ring.ts";
 
 const message = (seq: number, publishedAt = 0): ChannelMessage => ({
   channel: "c",
@@ -51,5 +51,25 @@ describe("HistoryRing", () => {
     ring.push(message(1));
     assert.equal(ring.length, 0);
     assert.deepEqual(ring.after(0), []);
+  });
+
+  it("charges text 2 bytes per UTF-16 unit and binary its length, plus the per-message overhead", () => {
+    assert.equal(retainedBytes({ ...message(1), data: "héllo" }), MESSAGE_OVERHEAD_BYTES + 10);
+    assert.equal(retainedBytes({ ...message(1), data: new Uint8Array(7) }), MESSAGE_OVERHEAD_BYTES + 7);
+  });
+
+  it("keeps its byte total through pushes, wrap-around evictions, dropOldest and expiry", () => {
+    const ring = new HistoryRing(2);
+    const each = retainedBytes(message(1));
+    ring.push(message(1, 10));
+    ring.push(message(2, 20));
+    ring.push(message(3, 30)); // evicts 1
+    assert.equal(ring.bytes, 2 * each);
+    assert.equal(ring.dropOldest(), each);
+    assert.equal(ring.oldestSeq, 3);
+    assert.equal(ring.bytes, each);
+    assert.equal(ring.dropPublishedBefore(31), 1);
+    assert.equal(ring.bytes, 0);
+    assert.equal(ring.dropOldest(), 0, "nothing left to drop");
   });
 });

@@ -1,6 +1,13 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type BrokerListener, type ChannelMessage, MemoryBroker } from "../../src/pubsub/mod.ts";
+import {
+  BrokerFullError,
+  type BrokerListener,
+  type ChannelMessage,
+  MemoryBroker,
+  recover,
+} from "../../src/pubsub/mod.ts";
+import { MESSAGE_OVERHEAD_BYTES } from "../../src/pubsub/history_ring.ts";
 
 /** A listener that records what reaches it. */
 function recorder(): BrokerListener & { messages: ChannelMessage[] } {
@@ -252,6 +259,124 @@ describe("MemoryBroker stats", () => {
     const broker = new MemoryBroker({ historySize: 2 });
     for (let i = 0; i < 3; i++) broker.publish("a", "x");
     broker.publish("b", "x");
-    assert.deepEqual(broker.stats(), { channels: 2, published: 4, retained: 3 });
+    assert.deepEqual(broker.stats(), {
+      channels: 2,
+      published: 4,
+      retained: 3,
+      retainedBytes: 3 * (MESSAGE_OVERHEAD_BYTES + 2),
+    });
+  });
+});
+
+/** Bytes a one-character text message is charged. */
+const SMALL = MESSAGE_OVERHEAD_BYTES + 2;
+
+describe("MemoryBroker history budget", () => {
+  it("evicts the least recently active idle channel's oldest messages first, then reclaims it", () => {
+    const broker = new MemoryBroker({ maxHistoryBytes: 4 * SMALL });
+    broker.publish("old", "a");
+    broker.publish("old", "b");
+    broker.publish("new", "c");
+    broker.publish("new", "d");
+    broker.publish("new", "e"); // over by one message: the oldest of "old" goes
+    assert.deepEqual(broker.history("old").messages.map((m) => m.data), ["b"]);
+    assert.equal(broker.stats().retainedBytes, 4 * SMALL);
+    broker.publish("new", "f"); // "old" is emptied and reclaimed
+    assert.equal(broker.state("old").seq, 0);
+    assert.deepEqual(broker.stats(), { channels: 1, published: 6, retained: 4, retainedBytes: 4 * SMALL });
+  });
+
+  it("spares channels with listeners while idle history can be evicted, then trims them from the front", () => {
+    const broker = new MemoryBroker({ maxHistoryBytes: 3 * SMALL });
+    broker.subscribe("watched", recorder());
+    broker.publish("watched", "w");
+    broker.publish("watched", "v");
+    broker.publish("idle", "i");
+    broker.publish("other", "o"); // evicts "idle", not the watched channel's older messages
+    assert.equal(broker.state("idle").seq, 0);
+    assert.equal(broker.history("watched").messages.length, 2);
+    broker.publish("other", "p"); // no idle history left but "other"'s own: the watched channel is trimmed
+    assert.deepEqual(broker.history("watched").messages.map((m) => m.seq), [2]);
+  });
+
+  it("makes a resume from before the evicted range unrecoverable, and one after it recoverable", async () => {
+    const broker = new MemoryBroker({ maxHistoryBytes: 3 * SMALL });
+    for (let i = 1; i <= 5; i++) broker.publish("c", "x");
+    const epoch = broker.state("c").epoch;
+    assert.equal((await recover(broker, "c", 1, epoch)).recovered, false);
+    const recovery = await recover(broker, "c", 2, epoch);
+    assert.equal(recovery.recovered, true);
+    assert.deepEqual(recovery.messages.map((m) => m.seq), [3, 4, 5]);
+  });
+
+  it("counts binary by length and text by UTF-16 units, keeping the total within the budget", () => {
+    const budget = 64 * 1024;
+    const broker = new MemoryBroker({ maxHistoryBytes: budget });
+    for (let i = 0; i < 200; i++) {
+      broker.publish(`t${i}`, "é".repeat(1000));
+      broker.publish(`b${i}`, new Uint8Array(3000));
+      assert.ok(broker.stats().retainedBytes <= budget);
+    }
+    assert.ok(broker.stats().retainedBytes > budget - 3000 - MESSAGE_OVERHEAD_BYTES);
+  });
+
+  it("refuses a message larger than the whole budget with BrokerFullError, creating nothing", () => {
+    const broker = new MemoryBroker({ maxHistoryBytes: 1000 });
+    assert.throws(
+      () => broker.publish("big", new Uint8Array(1000)),
+      (e) => e instanceof BrokerFullError && e.limit === "maxHistoryBytes",
+    );
+    assert.equal(broker.stats().channels, 0);
+    assert.equal(broker.publish("big", "fits").seq, 1);
+  });
+
+  it("charges nothing when historySize is 0", () => {
+    const broker = new MemoryBroker({ historySize: 0, maxHistoryBytes: 1 });
+    assert.equal(broker.publish("c", "x".repeat(100)).seq, 1);
+    assert.equal(broker.stats().retainedBytes, 0);
+  });
+});
+
+describe("MemoryBroker channel cap", () => {
+  it("reclaims the least recently active channel without listeners to make room for a new one", () => {
+    const broker = new MemoryBroker({ maxChannels: 2 });
+    broker.publish("a", "x");
+    broker.publish("b", "x");
+    broker.publish("a", "y"); // a is now the more recent
+    broker.publish("c", "x");
+    assert.equal(broker.stats().channels, 2);
+    assert.equal(broker.state("b").seq, 0, "b was reclaimed");
+    assert.equal(broker.state("a").seq, 2);
+    assert.equal(broker.stats().retainedBytes, 3 * SMALL);
+  });
+
+  it("refuses a new channel with BrokerFullError when every channel has listeners, and serves existing ones", () => {
+    const broker = new MemoryBroker({ maxChannels: 2 });
+    broker.subscribe("a", recorder());
+    broker.subscribe("b", recorder());
+    for (const create of [() => broker.publish("c", "x"), () => broker.subscribe("c", recorder())]) {
+      assert.throws(create, (e) => e instanceof BrokerFullError && e.limit === "maxChannels");
+    }
+    assert.equal(broker.publish("a", "x").seq, 1);
+    assert.equal(broker.stats().channels, 2);
+  });
+
+  it("rejects a channel cap below 1 or a negative budget at construction", () => {
+    assert.throws(() => new MemoryBroker({ maxChannels: 0 }), RangeError);
+    assert.throws(() => new MemoryBroker({ maxHistoryBytes: -1 }), RangeError);
+  });
+
+  it("publishes to 100,000 channels under a small cap and budget in linear time", () => {
+    const broker = new MemoryBroker({ maxChannels: 1000, maxHistoryBytes: 100 * SMALL });
+    const start = performance.now();
+    for (let i = 0; i < 100_000; i++) broker.publish(`c${i}`, "x");
+    const ms = performance.now() - start;
+    assert.deepEqual(broker.stats(), {
+      channels: 100,
+      published: 100_000,
+      retained: 100,
+      retainedBytes: 100 * SMALL,
+    });
+    assert.ok(ms < 5000, `${ms} ms`);
   });
 });

@@ -4,6 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  BrokerFullError,
   type BrokerListener,
   BrokerUnavailableError,
   type ChannelMessage,
@@ -209,6 +210,54 @@ describe("RedisBroker on one shared Redis", () => {
     }
     await sleep(100);
     assert.equal((await broker.publish(channel, "d")).data, "d");
+  });
+});
+
+describe("RedisBroker channel cap and key lifetimes", () => {
+  let redis: RedisServer;
+  before(async () => redis = await startRedis());
+  after(async () => await redis.stop());
+
+  it("keeps a channel's meta key for channelTtlMs, one hour by default, not a day", async () => {
+    const broker = await connect(redis);
+    const channel = channelName("meta-ttl");
+    await broker.publish(channel, "x");
+    const pttl = Number(await redis.cli(["PTTL", `relay:{${channel}}:meta`]));
+    assert.ok(pttl > 3_590_000 && pttl <= 3_600_000, `PTTL ${pttl}`);
+  });
+
+  it("past maxChannels, evicts the oldest channel it created that nobody used for historyTtlMs", async () => {
+    const broker = await connect(redis, { maxChannels: 2, historyTtlMs: 150, channelTtlMs: 60_000 });
+    const [a, b, c] = [channelName("cap-a"), channelName("cap-b"), channelName("cap-c")];
+    const first = await broker.publish(a, "1");
+    await broker.publish(b, "1");
+    await sleep(250);
+    assert.equal((await broker.publish(c, "1")).seq, 1);
+    assert.equal((await broker.state(a)).seq, 0, "a's keys were deleted");
+    assert.equal(await redis.cli(["EXISTS", `relay:{${a}}:meta`, `relay:{${a}}:log`]), "0");
+    assert.equal((await broker.state(b)).seq, 1);
+    // Publishing to it again starts a new lineage: a resume from the old one is not recovered.
+    const again = await broker.publish(a, "2");
+    assert.equal(again.seq, 1);
+    assert.notEqual(again.epoch, first.epoch);
+    assert.equal((await recover(broker, a, 1, first.epoch)).recovered, false);
+  });
+
+  it("refuses a new channel with BrokerFullError while the channels it created are in use, and serves the rest", async () => {
+    const broker = await connect(redis, { maxChannels: 2 });
+    const other = await connect(redis);
+    const [a, b, c, shared] = ["a", "b", "c", "shared"].map((p) => channelName(`full-${p}`));
+    await broker.publish(a, "1");
+    await broker.publish(b, "1");
+    await assert.rejects(
+      broker.publish(c, "1"),
+      (e) => e instanceof BrokerFullError && e.limit === "maxChannels",
+    );
+    assert.equal(await redis.cli(["EXISTS", `relay:{${c}}:meta`]), "0", "nothing was created");
+    assert.equal((await broker.publish(a, "2")).seq, 2);
+    // A channel another node created costs this node nothing: publishing to it is allowed.
+    await other.publish(shared, "1");
+    assert.equal((await broker.publish(shared, "2")).seq, 2);
   });
 });
 
