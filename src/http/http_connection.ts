@@ -42,9 +42,13 @@ const FIRST_HEAD = 1;
 const HEAD = 2;
 const IDLE = 3;
 const BODY = 4;
+/** A response is blocked on backpressure: the peer must keep accepting bytes (`sendTimeoutMs`). */
+const SEND = 5;
 
 /** Buffered bytes of later pipelined requests past which we stop reading until it is their turn. */
 export const PIPELINE_PAUSE_BYTES = 64 * 1024;
+/** How many times per `sendTimeoutMs` a blocked response checks whether the peer took any bytes. */
+const SEND_CHECKS_PER_TIMEOUT = 4;
 
 /** Notified when a connection leaves HTTP (closed or upgraded). */
 export interface ConnectionOwner {
@@ -91,6 +95,13 @@ export class HttpConnection implements ConnHandler {
   #peerEnded = false;
   #closeAfterResponse = false;
   #drainWaiter: (() => void) | null = null;
+  /** The conn reported backpressure since the last `drain`: the response written is not out yet. */
+  #outputFull = false;
+  /** A response is complete but not drained: the next pipelined request waits for `drain`. */
+  #awaitingDrain = false;
+  /** While blocked: the conn's buffered bytes at the last progress, and when that was. */
+  #sendMark = 0;
+  #sendProgressAt = 0;
   #onAbort: (() => void) | null = null;
   // The request being answered.
   #head: RequestHead | null = null;
@@ -156,9 +167,15 @@ export class HttpConnection implements ConnHandler {
   }
 
   drain(): void {
+    this.#outputFull = false;
+    if (this.#deadlineKind === SEND) this.#deadlineKind = NO_DEADLINE;
     const wake = this.#drainWaiter;
     this.#drainWaiter = null;
     wake?.();
+    if (this.#awaitingDrain) {
+      this.#awaitingDrain = false;
+      this.#nextRequest();
+    }
   }
 
   close(): void {
@@ -314,6 +331,25 @@ export class HttpConnection implements ConnHandler {
       this.#end();
       return;
     }
+    if (this.#outputFull) {
+      // Output backpressure: the next pipelined request is parsed only once this response has drained, so a
+      // client that sends requests without reading the answers holds at most one response plus the conn's
+      // high-water mark, and waiting on I/O lets the close of a peer that left be noticed before more work.
+      // The keep-alive timer starts after the drain too: a slow reader of a big answer is not idle.
+      this.#awaitingDrain = true;
+      return;
+    }
+    this.#nextRequest();
+  }
+
+  /** The previous response is out (or below the high-water mark): wait for, or parse, the next request. */
+  #nextRequest(): void {
+    if (this.#phase !== BUSY) return;
+    if (this.#closeAfterResponse) {
+      // shutdown() came while the response drained.
+      this.#end();
+      return;
+    }
     this.#phase = WAIT_HEAD;
     const limits = this.#config.limits;
     if (this.#parser.buffered > 0) this.#setDeadline(HEAD, limits.headTimeoutMs);
@@ -340,7 +376,7 @@ export class HttpConnection implements ConnHandler {
     const head = this.#head!;
     const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse;
     const lines = this.#config.defaultHeaders.lines;
-    this.conn.write(errorResponse(INTERNAL_ERROR, lines, close, this.#headRequest));
+    this.write(errorResponse(INTERNAL_ERROR, lines, close, this.#headRequest));
     this.#afterResponse(close);
   }
 
@@ -368,9 +404,18 @@ export class HttpConnection implements ConnHandler {
     return this.#phase === BUSY;
   }
 
-  /** Writes and, when the conn reports backpressure, waits for `drain` (or close). */
+  /**
+   * Writes and, when the conn reports backpressure, returns a promise of the `drain` (or close) and starts
+   * watching that the peer keeps taking bytes.
+   */
   write(bytes: Uint8Array): Promise<void> | undefined {
     if (this.conn.write(bytes) || this.#phase !== BUSY) return undefined;
+    if (!this.#outputFull) {
+      this.#outputFull = true;
+      this.#sendMark = this.conn.bufferedAmount;
+      this.#sendProgressAt = Date.now();
+      this.#setDeadline(SEND, this.#sendCheckMs());
+    }
     return new Promise((resolve) => this.#drainWaiter = resolve);
   }
 
@@ -429,8 +474,31 @@ export class HttpConnection implements ConnHandler {
       case BODY:
         this.#fail(timeout("body_timeout", "Request body stalled"));
         break;
+      case SEND:
+        this.#checkSendProgress();
+        break;
     }
   };
+
+  #sendCheckMs(): number {
+    return this.#config.limits.sendTimeoutMs / SEND_CHECKS_PER_TIMEOUT;
+  }
+
+  /**
+   * A response is blocked on backpressure: progress is the conn's queue shrinking. A peer that took nothing
+   * for `sendTimeoutMs` stopped reading: close (dropping the queue; its stream, if any, is cancelled).
+   */
+  #checkSendProgress(): void {
+    const buffered = this.conn.bufferedAmount;
+    const now = Date.now();
+    if (buffered < this.#sendMark) {
+      this.#sendMark = buffered;
+      this.#sendProgressAt = now;
+    }
+    const left = this.#sendProgressAt + this.#config.limits.sendTimeoutMs - now;
+    if (left <= 0) this.conn.close();
+    else this.#setDeadline(SEND, Math.min(left, this.#sendCheckMs()));
+  }
 }
 
 function timeout(code: string, message: string): HttpError {

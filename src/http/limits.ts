@@ -47,6 +47,13 @@ export interface HttpLimits {
    * @default 30000
    */
   readonly bodyTimeoutMs: number;
+  /**
+   * Longest time a response may wait on a peer that accepts none of its bytes (the connection's write queue
+   * stays above its high-water mark and does not shrink). Exceeded → the connection is closed without a
+   * response: the peer stopped reading. A peer that reads, however slowly, is never cut off by it.
+   * @default 30000
+   */
+  readonly sendTimeoutMs: number;
 }
 
 /** The default {@link HttpLimits}. */
@@ -59,6 +66,7 @@ export const HTTP_LIMITS: HttpLimits = Object.freeze({
   headTimeoutMs: 10_000,
   keepAliveTimeoutMs: 5_000,
   bodyTimeoutMs: 30_000,
+  sendTimeoutMs: 30_000,
 });
 
 /**

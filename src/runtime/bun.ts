@@ -113,6 +113,8 @@ class BunConn implements Conn {
   #heldBytes = 0;
   /** Lingered bytes after `end()`. */
   #lingered = 0;
+  /** While `end()` flushes: the bytes still queued at the last check (progress restarts the timeout). */
+  #flushMark = 0;
   /** The TLS handshake or linger timer. */
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** The listener's options once `onConn` accepted us (shared by all its connections, for `onConnClose`). */
@@ -187,7 +189,19 @@ class BunConn implements Conn {
     this.#heldBytes = 0;
     this.#socket.resume?.();
     if (this.#queued === 0) this.#finishEnd();
-    else this.startTimer(lingerExpired, END_FLUSH_TIMEOUT_MS);
+    else this.watchFlush();
+  }
+
+  /** Closes the connection if no queued byte went out for {@link END_FLUSH_TIMEOUT_MS}. */
+  watchFlush(): void {
+    this.#flushMark = this.#queued;
+    this.startTimer(flushExpired, END_FLUSH_TIMEOUT_MS);
+  }
+
+  /** The flush timer fired: bytes went out since the last check → wait again; none → the peer stopped reading. */
+  flushExpired(): void {
+    if (this.#queued < this.#flushMark) this.watchFlush();
+    else this.teardown(undefined);
   }
 
   close(): void {
@@ -430,6 +444,10 @@ class BunConn implements Conn {
 
 function deliverHeld(conn: BunConn): void {
   conn.deliverHeld();
+}
+
+function flushExpired(conn: BunConn): void {
+  conn.flushExpired();
 }
 
 function lingerExpired(conn: BunConn): void {

@@ -37,6 +37,8 @@ class DenoSocket implements Conn {
   #peerEnded = false;
   #lingered = 0;
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  /** While `end()` flushes: the bytes still buffered at the last check (progress restarts the timeout). */
+  #flushMark = 0;
 
   readonly #onClose: ((conn: Conn) => void) | undefined;
 
@@ -100,7 +102,16 @@ class DenoSocket implements Conn {
     this.#ending = true;
     this.resume();
     if (!this.#writing && !this.#flushScheduled) this.#finishEnd();
-    else this.#lingerTimer = setTimeout(() => this.#teardown(undefined), END_FLUSH_TIMEOUT_MS);
+    else this.#watchFlush();
+  }
+
+  /** Closes the connection if no queued byte went out for {@link END_FLUSH_TIMEOUT_MS}. */
+  #watchFlush(): void {
+    this.#flushMark = this.bufferedAmount;
+    this.#lingerTimer = setTimeout(() => {
+      if (this.bufferedAmount < this.#flushMark) this.#watchFlush();
+      else this.#teardown(undefined);
+    }, END_FLUSH_TIMEOUT_MS);
   }
 
   close(): void {

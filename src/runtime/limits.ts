@@ -16,7 +16,8 @@ export const LINGER_MS = 2000;
 export const LINGER_BYTES = 64 * 1024 * 1024;
 
 /**
- * Longest `end()` may wait for queued bytes to be flushed to a peer that stopped reading, before the connection
- * is closed anyway (the lingering close starts after the flush).
+ * Longest `end()` waits for a peer that takes none of the queued bytes, before the connection is closed anyway
+ * (the lingering close starts after the flush). The wait restarts whenever bytes went out, so a slow but live
+ * reader of a big response gets all of it; only a peer that stopped reading is dropped.
  */
 export const END_FLUSH_TIMEOUT_MS = 30_000;
