@@ -86,8 +86,14 @@ export function parseCommand(text: string): Command | CommandError {
         return fail(ERROR_CODE.BadCommand, '"publish" needs exactly one of "text" or "binary" (base64)');
       }
       let data: string | Uint8Array;
-      if (hasText) data = msg.text as string;
-      else {
+      if (hasText) {
+        data = msg.text as string;
+        // JSON.parse accepts "\ud800"; a lone surrogate has no UTF-8 form, so raw subscribers would get
+        // U+FFFD while envelope and history readers get the surrogate: two readings of one seq.
+        if (!data.isWellFormed()) {
+          return fail(ERROR_CODE.BadCommand, '"text" must be well-formed Unicode (no lone surrogates)');
+        }
+      } else {
         try {
           data = Uint8Array.fromBase64(msg.binary as string);
         } catch {
@@ -108,6 +114,60 @@ export function parseCommand(text: string): Command | CommandError {
         }; expected subscribe, unsubscribe or publish`,
       );
   }
+}
+
+/**
+ * Most bytes a message envelope adds around its escaped data: the type, the channel (at most 128 characters)
+ * and the seq (at most 16 digits), with room to spare.
+ */
+export const ENVELOPE_OVERHEAD_BYTES = 256;
+
+/** Characters JSON must escape in a string (RFC 8259 §7): quotation mark, reverse solidus, controls. */
+// deno-lint-ignore no-control-regex -- matching the control characters is the point
+const NEEDS_ESCAPE = /[\u0000-\u001f"\\]/;
+
+/**
+ * The bytes `text` takes inside an envelope: its UTF-8 length plus what JSON escaping adds (2 bytes for `"`,
+ * `\\` and the controls with a short escape, 6 for the other controls). `utf8Bytes` is the UTF-8 length when
+ * the caller knows it. Text without characters to escape costs one regular-expression scan.
+ */
+export function envelopeTextBytes(text: string, utf8Bytes?: number): number {
+  if (!NEEDS_ESCAPE.test(text)) return utf8Bytes ?? utf8Length(text);
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x20) {
+      if (c === 0x22 || c === 0x5c) bytes += 2;
+      else if (c < 0x80) bytes += 1;
+      else if (c < 0x800) bytes += 2;
+      // A surrogate pair is 4 bytes: 2 for each half (the text is well-formed).
+      else if (c >= 0xd800 && c <= 0xdfff) bytes += 2;
+      else bytes += 3;
+    } else bytes += c === 8 || c === 9 || c === 10 || c === 12 || c === 13 ? 2 : 6;
+  }
+  return bytes;
+}
+
+/**
+ * True when `text` fits `maxBytes` inside an envelope (see {@link envelopeTextBytes}), so no envelope frame
+ * is ever more than `maxBytes` + {@link ENVELOPE_OVERHEAD_BYTES}. Cheap for the common case: one scan.
+ */
+export function textFitsEnvelope(text: string, maxBytes: number, utf8Bytes?: number): boolean {
+  if (text.length > maxBytes) return false;
+  if (!NEEDS_ESCAPE.test(text)) {
+    if (utf8Bytes !== undefined) return utf8Bytes <= maxBytes;
+    return text.length * 3 <= maxBytes || utf8Length(text) <= maxBytes;
+  }
+  return envelopeTextBytes(text, utf8Bytes) <= maxBytes;
+}
+
+function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
 }
 
 /** `{"type":"message",…}` for a published message: built once per message, shared by every subscriber. */

@@ -30,14 +30,31 @@ import { SessionGuard, type SessionPolicy } from "./session_guard.ts";
 const ERROR_BUDGET = 20;
 const ERROR_REFILL_PER_MS = 1 / 1000;
 
+/**
+ * How often a `subscribe` with `since` that waits for the previous replay to drain checks again, in ms. A
+ * replay goes out in one turn (it is bounded by the channel's history), so the session starts the next one
+ * only once the send queue is back under `--max-queued-bytes`: one replay at a time per connection, never
+ * one per repeated command (finding: 150 resyncs in one write pinned 1 GiB).
+ */
+const REPLAY_RETRY_MS = 50;
+
+type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
+
 /** One envelope-mode connection. */
 export class EnvelopeSession {
   readonly #relay: Relay;
   readonly socket: RelaySocket;
   turn = -1;
   turnBytes = 0;
-  /** Channels this connection joined (or is joining). */
+  turnLargestFrame = 0;
+  turnReplayBytes = 0;
+  /** Channels this connection joined (or is joining, or waits to join). */
   readonly #channels = new Set<string>();
+  /** Channels whose join (and so whose replay) is in flight: their deliveries are replay frames. */
+  readonly #replaying = new Set<string>();
+  /** Resyncs waiting for the send queue to drain, one per channel (a later one replaces an earlier one). */
+  readonly #waiting = new Map<string, SubscribeCommand>();
+  #waitTimer: ReturnType<typeof setTimeout> | undefined;
   #errorTokens = ERROR_BUDGET;
   #errorStamp = Date.now();
   #closed = false;
@@ -52,11 +69,13 @@ export class EnvelopeSession {
   }
 
   subscribed(state: SubscribedState): void {
-    this.socket.sendText(subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
+    this.#relay.reply(this, subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
   }
 
   deliver(message: ChannelMessage): void {
-    this.#relay.deliver(this, this.#relay.envelopeFrame(message));
+    if (this.#replaying.size !== 0 && this.#replaying.has(message.channel)) {
+      this.#relay.replay(this, this.#relay.envelopeFrame(message));
+    } else this.#relay.deliver(this, this.#relay.envelopeFrame(message));
   }
 
   /** A text frame from the client. */
@@ -96,6 +115,8 @@ export class EnvelopeSession {
   closed(): void {
     this.#closed = true;
     this.#guard.stop();
+    clearTimeout(this.#waitTimer);
+    this.#waiting.clear();
     for (const channel of this.#channels) this.#relay.registry.leave(channel, this);
     this.#channels.clear();
     this.#relay.closed(this);
@@ -105,7 +126,7 @@ export class EnvelopeSession {
     this.socket.close(CLOSE_CODE.GoingAway, "server shutting down");
   }
 
-  #subscribe(command: Extract<Command, { type: "subscribe" }>): void {
+  #subscribe(command: SubscribeCommand): void {
     const { channel } = command;
     if (!this.#guard.permissions.canSubscribe(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to subscribe to ${channel}`));
@@ -123,12 +144,44 @@ export class EnvelopeSession {
       return;
     }
     this.#channels.add(channel);
+    this.#waiting.delete(channel);
+    if (command.since !== undefined && this.#replayStillQueued()) {
+      this.#waiting.set(channel, command);
+      this.#waitTimer ??= setTimeout(this.#retryWaiting, REPLAY_RETRY_MS);
+      return;
+    }
+    this.#join(command);
+  }
+
+  /** True while the send queue holds more than the bound: a replay (or a backlog) the client has not read. */
+  #replayStillQueued(): boolean {
+    return this.socket.bufferedAmount > this.#relay.options.maxQueuedBytes;
+  }
+
+  #retryWaiting = (): void => {
+    this.#waitTimer = undefined;
+    if (this.#closed) return;
+    for (const [channel, command] of this.#waiting) {
+      if (this.#replayStillQueued()) break;
+      this.#waiting.delete(channel);
+      this.#join(command);
+    }
+    if (this.#waiting.size !== 0) this.#waitTimer = setTimeout(this.#retryWaiting, REPLAY_RETRY_MS);
+  };
+
+  #join(command: SubscribeCommand): void {
+    const { channel } = command;
     const options = command.since === undefined ? {} : { since: command.since, epoch: command.epoch };
-    settle(() => this.#relay.registry.join(channel, this, options), () => {}, (error) => {
+    if (command.since !== undefined) this.#replaying.add(channel);
+    settle(() => this.#relay.registry.join(channel, this, options), () => {
+      this.#replaying.delete(channel);
+    }, (error) => {
+      this.#replaying.delete(channel);
       this.#channels.delete(channel);
       if (this.#closed) return;
       console.error(`edge-relay: subscribe to ${channel} failed:`, error);
-      this.socket.sendText(
+      this.#relay.reply(
+        this,
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
     });
@@ -139,8 +192,10 @@ export class EnvelopeSession {
       this.#reject({ error: ERROR_CODE.NotSubscribed, message: `not subscribed to ${channel}` });
       return;
     }
+    this.#waiting.delete(channel);
+    this.#replaying.delete(channel);
     this.#relay.registry.leave(channel, this);
-    this.socket.sendText(unsubscribedEnvelope(channel));
+    this.#relay.reply(this, unsubscribedEnvelope(channel));
   }
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
@@ -150,11 +205,12 @@ export class EnvelopeSession {
       return;
     }
     settle(() => this.#relay.publish(channel, command.data), (message) => {
-      if (!this.#closed) this.socket.sendText(ackEnvelope(id ?? null, channel, message.seq));
+      if (!this.#closed) this.#relay.reply(this, ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.#closed) return;
       console.error(`edge-relay: publish to ${channel} failed:`, error);
-      this.socket.sendText(
+      this.#relay.reply(
+        this,
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
       );
     });
@@ -174,7 +230,7 @@ export class EnvelopeSession {
     );
     this.#errorStamp = now;
     this.#errorTokens -= 1;
-    this.socket.sendText(errorEnvelope(error));
+    this.#relay.reply(this, errorEnvelope(error));
     if (this.#errorTokens < 0) this.socket.fail(CLOSE_CODE.PolicyViolation, "too many invalid commands");
   }
 }

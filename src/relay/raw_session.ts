@@ -4,12 +4,14 @@
  *
  * The route checked `subscribe` permission before the 101; a message from a client whose token does not allow
  * `publish` on the channel closes the connection with 1008, as does a token that expires or a client past its
- * message rate.
+ * message rate. Text that would pass `--max-message-bytes` once JSON-escaped (for envelope subscribers) closes
+ * it with 1009.
  * @module
  */
 import type { WSContext, WSEvents, WSMessageReceive } from "hono/ws";
 import type { ChannelMessage } from "../pubsub/mod.ts";
 import { CLOSE_CODE } from "../websocket/mod.ts";
+import { textFitsEnvelope } from "./envelope.ts";
 import { type Relay, type RelaySocket, settle } from "./relay.ts";
 import { SessionGuard, type SessionPolicy } from "./session_guard.ts";
 
@@ -19,10 +21,13 @@ export class RawSession {
   readonly socket: RelaySocket;
   turn = -1;
   turnBytes = 0;
+  turnLargestFrame = 0;
+  turnReplayBytes = 0;
   readonly #channel: string;
   readonly #guard: SessionGuard;
   /** Decided once: the token cannot change during the connection. */
   readonly #mayPublish: boolean;
+  readonly #maxMessageBytes: number;
 
   constructor(relay: Relay, socket: RelaySocket, channel: string, policy: SessionPolicy) {
     this.#relay = relay;
@@ -30,6 +35,7 @@ export class RawSession {
     this.#channel = channel;
     this.#guard = new SessionGuard(socket, policy);
     this.#mayPublish = policy.permissions.canPublish(channel);
+    this.#maxMessageBytes = policy.maxMessageBytes;
     relay.open(this);
     settle(() => relay.registry.join(channel, this), () => {}, (error) => this.#unavailable(error));
     this.#guard.start();
@@ -48,6 +54,12 @@ export class RawSession {
     if (!this.#guard.admit()) return;
     if (!this.#mayPublish) {
       this.#guard.refuse("not allowed to publish to this channel");
+      return;
+    }
+    if (typeof data === "string" && !textFitsEnvelope(data, this.#maxMessageBytes)) {
+      // Envelope subscribers of the channel would get it escaped, up to 6 times larger: past what the relay
+      // promises any client (docs/protocol.md, "Sizes").
+      this.socket.fail(CLOSE_CODE.MessageTooBig, "text too big once JSON-escaped");
       return;
     }
     settle(() => this.#relay.publish(this.#channel, data), () => {}, (error) => this.#unavailable(error));

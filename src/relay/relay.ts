@@ -33,11 +33,16 @@ export interface RelaySocket {
   closeDiscarding(code: number, reason: string): boolean;
 }
 
-/** A subscriber's outgoing side: its socket and what it was sent in the current event-loop turn. */
+/**
+ * A subscriber's outgoing side: its socket and what it was sent in the current event-loop turn (bytes, largest
+ * frame, and the bytes of history replays, which are bounded by the history rather than by the turn).
+ */
 export interface Outbound {
   readonly socket: RelaySocket;
   turn: number;
   turnBytes: number;
+  turnLargestFrame: number;
+  turnReplayBytes: number;
 }
 
 /** Relay-wide settings. */
@@ -111,23 +116,59 @@ export class Relay {
    * Writes a frame to a subscriber and enforces the send-queue bound: a consumer that cannot keep up is closed
    * with 1013 at once, its queue dropped, so it never delays the fan-out loop or grows memory.
    *
-   * The bound applies to the backlog left from earlier event-loop turns, not to what this turn wrote: a burst
-   * (one read of many messages fanned out) is corked into one write at the end of the turn, and a reader that
-   * keeps up takes it at once. Memory per connection stays below `maxQueuedBytes` plus one turn's burst.
+   * The bound applies to the backlog left from earlier event-loop turns, and to this turn's writes only past
+   * an allowance: a burst (one read of many messages fanned out) is corked into one write at the end of the
+   * turn, and a reader that keeps up takes it at once, but one turn may add at most `maxQueuedBytes` plus its
+   * largest frame (so a single message up to `--max-message-bytes` always goes through). Memory per connection
+   * stays below twice the bound plus one frame, plus one history replay (see {@link Relay.replay}).
    */
   deliver(out: Outbound, frame: Uint8Array): void {
+    this.#write(out, frame);
+    this.counters.messagesOut++;
+    this.counters.bytesOut += frame.length;
+    this.#enforce(out);
+  }
+
+  /**
+   * Writes a frame of a history replay (a `subscribe` with `since`). A replay is bounded by the channel's
+   * history, not by the turn allowance: it goes out whole, and the session runs one replay at a time.
+   * Whatever is still queued in a later turn counts as backlog.
+   */
+  replay(out: Outbound, frame: Uint8Array): void {
+    this.#write(out, frame);
+    out.turnReplayBytes += frame.length;
+    this.counters.messagesOut++;
+    this.counters.bytesOut += frame.length;
+    this.#enforce(out);
+  }
+
+  /** Sends a reply (`ack`, `subscribed`, `error`, …): it counts against the same bound as messages. */
+  reply(out: Outbound, text: string): void {
+    this.#write(out, encodeText(text));
+    this.#enforce(out);
+  }
+
+  #write(out: Outbound, frame: Uint8Array): void {
     const turn = this.#currentTurn();
     if (out.turn !== turn) {
       out.turn = turn;
       out.turnBytes = 0;
+      out.turnLargestFrame = 0;
+      out.turnReplayBytes = 0;
     }
     out.turnBytes += frame.length;
+    if (frame.length > out.turnLargestFrame) out.turnLargestFrame = frame.length;
+    out.socket.sendFrame(frame);
+  }
+
+  /** Closes `out` with 1013 when its backlog, less this turn's allowance, passes `maxQueuedBytes`. */
+  #enforce(out: Outbound): void {
+    const max = this.options.maxQueuedBytes;
+    const burst = out.turnBytes - out.turnReplayBytes;
+    const allowance = burst < max + out.turnLargestFrame ? burst : max + out.turnLargestFrame;
     const socket = out.socket;
-    socket.sendFrame(frame);
-    this.counters.messagesOut++;
-    this.counters.bytesOut += frame.length;
     if (
-      socket.bufferedAmount - out.turnBytes > this.options.maxQueuedBytes &&
+      socket.bufferedAmount - allowance - out.turnReplayBytes > max &&
       socket.closeDiscarding(CLOSE_CODE.TryAgainLater, "slow consumer")
     ) {
       this.counters.slowConsumerCloses++;

@@ -7,15 +7,16 @@
  * @module
  */
 import type { Context, Hono } from "hono";
-import { isSeq, isValidChannelName } from "../pubsub/mod.ts";
+import { type ChannelInfo, type HistoryResult, isSeq, isValidChannelName } from "../pubsub/mod.ts";
 import type { WebSocketOptions } from "../websocket/mod.ts";
 import type { RelayEnv } from "./app.ts";
 import { type Authenticator, extractToken, OPEN_ACCESS, type Permissions } from "./auth.ts";
 import { corsPolicy } from "./cors.ts";
-import { ENVELOPE_PROTOCOL } from "./envelope.ts";
+import { ENVELOPE_PROTOCOL, textFitsEnvelope } from "./envelope.ts";
 import { envelopeSessionEvents } from "./envelope_session.ts";
 import type { OriginVerdict } from "./origin.ts";
 import { rawSessionEvents } from "./raw_session.ts";
+import { AddressRateLimiter } from "./rate_limit.ts";
 import { type Relay, settle } from "./relay.ts";
 import type { SessionPolicy } from "./session_guard.ts";
 import { acceptWebSocket } from "./upgrade.ts";
@@ -37,6 +38,15 @@ export interface RouteOptions {
 
 /** Most history items one `GET /channels/:channel/messages` returns. */
 const MAX_HISTORY_LIMIT = 1000;
+/**
+ * Characters of JSON (bytes, for ASCII text) one history response stops adding messages at: it always holds
+ * at least one message, so paging with `since` makes progress, and says `"more": true` when it stopped early.
+ * One response then costs a few MiB and a few ms of event loop, never hundreds of MiB and seconds (a channel of
+ * 80 × 1 MiB of control characters used to be a 503 MB answer, built in one 6.5 s step).
+ */
+const MAX_HISTORY_RESPONSE_CHARS = 4 * 1024 * 1024;
+/** Rows one `GET /channels` returns by default and at most (`?limit=`); `next` pages on with `?after=`. */
+const MAX_CHANNEL_ROWS = 1000;
 const CHANNEL_RULE = "channel names are 1-128 characters of A-Z a-z 0-9 . _ : -";
 
 function badChannel(c: Context<RelayEnv>) {
@@ -109,11 +119,17 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
   const openPolicy: SessionPolicy = {
     permissions: OPEN_ACCESS,
     maxMessagesPerSecond: options.maxMessagesPerSecond,
+    maxMessageBytes: options.maxMessageBytes,
   };
   const policy = (permissions: Permissions): SessionPolicy =>
-    permissions === OPEN_ACCESS
-      ? openPolicy
-      : { permissions, maxMessagesPerSecond: options.maxMessagesPerSecond };
+    permissions === OPEN_ACCESS ? openPolicy : {
+      permissions,
+      maxMessagesPerSecond: options.maxMessagesPerSecond,
+      maxMessageBytes: options.maxMessageBytes,
+    };
+  // HTTP publishes get the WebSocket rate per client address: a request is not a connection, and a client
+  // could otherwise fill history as fast as it can send (campaign findings 1 and 9).
+  const publishRate = new AddressRateLimiter(options.maxMessagesPerSecond);
 
   app.get("/ws/:channel", (c) => {
     const channel = c.req.param("channel");
@@ -143,15 +159,32 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
     );
   });
 
-  app.get("/channels", (c) =>
-    authorized(c, options, (permissions) => {
-      const channels = relay.registry.list();
+  app.get("/channels", (c) => {
+    const after = c.req.query("after") ?? "";
+    const limit = parseQueryInt(c.req.query("limit"), MAX_CHANNEL_ROWS);
+    if (limit === null || limit === 0 || (after !== "" && !isValidChannelName(after))) {
       return c.json({
-        channels: options.auth.enabled
-          ? channels.filter((row) => permissions.canSubscribe(row.channel))
-          : channels,
-      });
-    }));
+        error: "bad_query",
+        message: "limit must be a positive integer and after a channel name",
+      }, 400);
+    }
+    return authorized(c, options, (permissions) => {
+      const rows = Math.min(limit, MAX_CHANNEL_ROWS);
+      const page: ChannelInfo[] = [];
+      let more = false;
+      // The rows come sorted by name: skip to `after`, then take `rows` (one more tells whether to go on).
+      for (const row of relay.registry.list()) {
+        if (row.channel <= after) continue;
+        if (options.auth.enabled && !permissions.canSubscribe(row.channel)) continue;
+        if (page.length === rows) {
+          more = true;
+          break;
+        }
+        page.push(row);
+      }
+      return c.json({ channels: page, next: more ? page[page.length - 1].channel : null });
+    });
+  });
 
   app.post("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
@@ -159,19 +192,26 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
     const permissions = await verifyOrOpen(c, options);
     if (permissions instanceof Response) return permissions;
     if (!permissions.canPublish(channel)) return forbidden(c, "publish to", channel);
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    if (body.length > options.maxMessageBytes) {
+    const wait = publishRate.take(c.env.remoteAddress);
+    if (wait > 0) {
       return c.json(
-        { error: "too_large", message: `messages are at most ${options.maxMessageBytes} bytes` },
-        413,
+        { error: "rate_limited", message: `at most ${options.maxMessagesPerSecond} messages per second` },
+        429,
+        { "retry-after": String(wait) },
       );
     }
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    if (body.length > options.maxMessageBytes) return tooLarge(c, options.maxMessageBytes);
     let data: string | Uint8Array = body;
     if (isTextType(c.req.header("content-type"))) {
       try {
+        // A fatal decoder: the text is well-formed Unicode (no lone surrogates can come from UTF-8).
         data = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(body);
       } catch {
         return c.json({ error: "bad_text", message: "a text body must be valid UTF-8" }, 400);
+      }
+      if (!textFitsEnvelope(data, options.maxMessageBytes, body.length)) {
+        return tooLarge(c, options.maxMessageBytes);
       }
     }
     return await new Promise<Response>((resolve) =>
@@ -191,8 +231,11 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
     if (!permissions.canSubscribe(channel)) return forbidden(c, "subscribe to", channel);
     const since = parseQueryInt(c.req.query("since"), 0);
     const limit = parseQueryInt(c.req.query("limit"), MAX_HISTORY_LIMIT);
-    if (since === null || limit === null) {
-      return c.json({ error: "bad_query", message: "since and limit must be non-negative integers" }, 400);
+    if (since === null || limit === null || limit === 0) {
+      return c.json({
+        error: "bad_query",
+        message: "since must be a non-negative integer and limit a positive one",
+      }, 400);
     }
     let history;
     try {
@@ -200,15 +243,40 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
     } catch {
       return c.json({ error: "unavailable", message: "the history cannot be read now" }, 503);
     }
-    return c.json({
-      channel,
-      epoch: history.epoch,
-      seq: history.seq,
-      messages: history.messages.map((m) =>
-        typeof m.data === "string" ? { seq: m.seq, text: m.data } : { seq: m.seq, binary: m.data.toBase64() }
-      ),
-    });
+    return c.body(historyJson(channel, history), 200, { "content-type": "application/json" });
   });
+}
+
+/**
+ * The body of a history answer, oldest message first, stopping once {@link MAX_HISTORY_RESPONSE_CHARS} is
+ * reached (always with at least one message). `more` is true when the history holds messages after the last
+ * one included: the client asks again with `since` = that message's seq.
+ */
+function historyJson(channel: string, history: HistoryResult): string {
+  const parts: string[] = [];
+  let chars = 0;
+  let last = -1;
+  for (const m of history.messages) {
+    if (parts.length > 0 && chars >= MAX_HISTORY_RESPONSE_CHARS) break;
+    const part = typeof m.data === "string"
+      ? `{"seq":${m.seq},"text":${JSON.stringify(m.data)}}`
+      : `{"seq":${m.seq},"binary":"${m.data.toBase64()}"}`;
+    chars += part.length + 1;
+    parts.push(part);
+    last = m.seq;
+  }
+  const more = last !== -1 && last < history.seq;
+  return `{"channel":${JSON.stringify(channel)},"epoch":${
+    JSON.stringify(history.epoch)
+  },"seq":${history.seq},` +
+    `"messages":[${parts.join(",")}],"more":${more}}`;
+}
+
+function tooLarge(c: Context<RelayEnv>, maxMessageBytes: number) {
+  return c.json({
+    error: "too_large",
+    message: `messages are at most ${maxMessageBytes} bytes (text counted as JSON-escaped)`,
+  }, 413);
 }
 
 /** `text/*` and JSON bodies are published as text messages; anything else as binary. */

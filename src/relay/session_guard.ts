@@ -14,6 +14,11 @@ export interface SessionPolicy {
   permissions: Permissions;
   /** Messages the client may send per second, burst of one second's worth; 0 = no limit. */
   maxMessagesPerSecond: number;
+  /**
+   * `--max-message-bytes`: a text message must also fit it once JSON-escaped, as envelope subscribers get it
+   * (see `textFitsEnvelope`).
+   */
+  maxMessageBytes: number;
 }
 
 /** The rate limit's clock, shared by every bucket (a default argument would be a closure per bucket). */
