@@ -1,6 +1,8 @@
 /**
  * Caps on open connections, in total and per client address, so one client (or a flood) cannot exhaust file
- * descriptors or memory. Past a cap a new connection gets `503` with `Retry-After` and is closed.
+ * descriptors or memory. Connections count from accept (TLS ones before their handshake). Past a cap a new
+ * plain connection gets `503` with `Retry-After` and is closed; a TLS one is closed without a word, since
+ * nothing readable can be sent before its handshake.
  * @module
  */
 import type { Conn } from "../runtime/mod.ts";
@@ -8,11 +10,17 @@ import type { Conn } from "../runtime/mod.ts";
 /** Seconds a refused client is asked to wait. */
 const RETRY_AFTER_SECONDS = 5;
 
-/** Counts connections per address; `admit` on accept, `release` on close. */
+/**
+ * Counts connections per address; `admit` on accept, `release` on close. Adapters report the close of every
+ * connection they accepted, refused ones included, so only those `admit` let in give a place back: otherwise
+ * a client that keeps reconnecting would free a place with each refusal and walk past the cap.
+ */
 export class ConnectionLimiter {
   readonly #maxTotal: number;
   readonly #maxPerAddress: number;
   readonly #perAddress = new Map<string, number>();
+  /** The connections counted in and not yet released. */
+  readonly #admitted = new WeakSet<Conn>();
   #total = 0;
   /** Connections refused so far. */
   refused = 0;
@@ -26,11 +34,15 @@ export class ConnectionLimiter {
     return this.#total;
   }
 
-  /** Counts `conn` in, or refuses it with a 503 and returns false. */
+  /** Counts `conn` in, or refuses it (a 503, or a plain close under TLS) and returns false. */
   admit(conn: Conn, headers: readonly [string, string][]): boolean {
     const count = this.#perAddress.get(conn.remoteAddress) ?? 0;
     if (this.#total >= this.#maxTotal || count >= this.#maxPerAddress) {
       this.refused++;
+      if (conn.secure) {
+        conn.close();
+        return false;
+      }
       refuse(
         conn,
         headers,
@@ -40,11 +52,13 @@ export class ConnectionLimiter {
     }
     this.#perAddress.set(conn.remoteAddress, count + 1);
     this.#total++;
+    this.#admitted.add(conn);
     return true;
   }
 
-  /** A counted connection closed. */
+  /** A connection closed: gives its place back if `admit` counted it in (once, however often it is called). */
   release(conn: Conn): void {
+    if (!this.#admitted.delete(conn)) return;
     const count = this.#perAddress.get(conn.remoteAddress);
     if (count === undefined) return;
     if (count <= 1) this.#perAddress.delete(conn.remoteAddress);

@@ -117,7 +117,7 @@ class BunConn implements Conn {
   #flushMark = 0;
   /** The TLS handshake or linger timer. */
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** The listener's options once `onConn` accepted us (shared by all its connections, for `onConnClose`). */
+  /** The listener's options from accept on (shared by all its connections, for `onConnClose`). */
   #owner: ListenOptions | undefined;
 
   constructor(socket: BunSocket, secure: boolean) {
@@ -208,12 +208,19 @@ class BunConn implements Conn {
     this.teardown(undefined);
   }
 
-  /** TLS handshake done (or plain TCP accepted): the connection is the protocol layer's from now on. */
-  opened(owner: ListenOptions): void {
+  /** Accepted (TLS: before its handshake): from now on its close is reported to `onConnClose`. */
+  accepted(owner: ListenOptions): void {
     this.#owner = owner;
+    if (!(this.#flags & FLAG.Handshaking)) this.#socket.setNoDelay?.(true);
+  }
+
+  /** The TLS handshake finished: the handshake timer stops (unless `end()` already put a linger timer there). */
+  handshakeDone(): void {
     this.#flags &= ~FLAG.Handshaking;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (!(this.#flags & FLAG.Ending)) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     this.#socket.setNoDelay?.(true);
   }
 
@@ -465,7 +472,7 @@ export function listen(options: ListenOptions): Listener {
     } catch { /* a logger must not break the accept path */ }
   };
   const accept = (conn: BunConn) => {
-    conn.opened(options);
+    conn.accepted(options);
     try {
       options.onConn(conn);
     } catch (error) {
@@ -487,16 +494,19 @@ export function listen(options: ListenOptions): Listener {
     ...(options.tls ? { tls: { cert: options.tls.cert, key: options.tls.key } } : {}),
     socket: {
       open(socket) {
+        // Bun opens TLS sockets on TCP accept, before the handshake: `onConn` runs now, so connection caps
+        // count the connection from accept and can close it before it costs a handshake.
         const conn = new BunConn(socket, secure);
         socket.data = conn;
         if (secure) conn.startTimer(handshakeExpired, handshakeMs);
-        else accept(conn);
+        accept(conn);
       },
       handshake(socket, success, authorizationError) {
         const conn = socket.data;
-        if (!conn?.handshaking) return;
+        // Bun also reports a failed handshake for a socket we closed before it finished (refused, timed out).
+        if (!conn?.handshaking || conn.closed) return;
         // `authorizationError` is about the client's certificate, which we do not request.
-        if (success) accept(conn);
+        if (success) conn.handshakeDone();
         else {
           reportError(authorizationError ?? new Error("TLS handshake failed"));
           conn.teardown(undefined);

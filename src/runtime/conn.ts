@@ -75,10 +75,17 @@ export interface ListenOptions {
   port: number;
   /** PEM certificate chain and key: both present means TLS. */
   tls?: { cert: string; key: string };
-  /** Milliseconds a TLS client has to finish its handshake before the socket is dropped. */
+  /** Milliseconds a TLS client has, from accept, to finish its handshake before the socket is dropped. */
   tlsHandshakeTimeoutMs?: number;
+  /**
+   * A connection was accepted. Called at TCP accept, for TLS before the handshake (data arrives only after it),
+   * so admission control counts the connection from its first moment and may `close()` it at once.
+   */
   onConn(conn: Conn): void;
-  /** A connection accepted by `onConn` closed for good (after its handler's `close`). */
+  /**
+   * A connection given to `onConn` closed for good (after its handler's `close`), whatever stage it reached:
+   * refused, mid-handshake, timed out, or served. Called once per connection.
+   */
   onConnClose?(conn: Conn): void;
   /** An accept or handshake failure that the listener survived (for logging). */
   onError?(error: Error): void;

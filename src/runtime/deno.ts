@@ -1,5 +1,6 @@
 /**
- * Deno adapter: `Deno.listen` / `Deno.listenTls` turned into push-style {@link Conn}s.
+ * Deno adapter: `Deno.listen` connections (TCP, or TLS run by `deno_tls.ts` over them) turned into push-style
+ * {@link Conn}s.
  *
  * Memory per idle connection matters (a relay holds many idle sockets): the read buffer starts small and
  * grows only while reads fill it, then shrinks back once traffic is light again.
@@ -7,6 +8,7 @@
  */
 import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
 import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
+import { createTlsContext, TLS_HANDSHAKE_TIMEOUT_MS, TlsOverTcp } from "./deno_tls.ts";
 
 /** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
 const READ_BUFFER_MIN = 512;
@@ -16,7 +18,7 @@ const MAX_BATCH_BYTES = 256 * 1024;
 
 const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
 
-type DenoConn = Deno.Conn | Deno.TlsConn;
+type DenoConn = Deno.Conn | TlsOverTcp;
 
 class DenoSocket implements Conn {
   readonly remoteAddress: string;
@@ -263,64 +265,61 @@ function concat(chunks: Uint8Array[], count: number, total: number): Uint8Array 
   return out;
 }
 
-/** Starts a TCP or TLS listener and calls `options.onConn` for each accepted connection. */
+/**
+ * Starts a TCP or TLS listener and calls `options.onConn` for each accepted connection at once, before any TLS
+ * handshake, so connection caps count it from accept; a handshake that fails or does not finish within
+ * `tlsHandshakeTimeoutMs` closes it (reported to `onError`, then `onConnClose`).
+ */
 export function listen(options: ListenOptions): Listener {
   const secure = options.tls !== undefined;
-  const listener: Deno.Listener = options.tls
-    ? Deno.listenTls({ hostname: options.hostname, port: options.port, ...options.tls })
-    : Deno.listen({ hostname: options.hostname, port: options.port });
+  const listener = Deno.listen({ hostname: options.hostname, port: options.port });
   const addr = listener.addr as Deno.NetAddr;
-  const handshakeMs = options.tlsHandshakeTimeoutMs ?? 10_000;
+  const tlsContext = options.tls ? createTlsContext(options.tls) : undefined;
+  const handshakeMs = options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
+  const reportError = (error: unknown) => {
+    try {
+      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+    } catch { /* a logger must not break the accept path */ }
+  };
+  const handshakeEvents = { failed: reportError };
   let open = true;
 
-  /** Wraps an accepted (and, under TLS, handshaken) connection and starts its read loop. */
-  const serve = (raw: Deno.Conn) => {
+  /** Wraps an accepted connection, hands it to `onConn` and starts its read loop. */
+  const serve = (raw: DenoConn) => {
     const socket = new DenoSocket(raw, secure, options.onConnClose);
     try {
       options.onConn(socket);
     } catch (error) {
       socket.close();
-      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      reportError(error);
       return;
     }
+    // `onConn` may refuse the connection (connection caps) by closing it: then there is nothing to read.
+    if (socket.closed) return;
     // Not awaited: an idle connection should hold one suspended read, not a chain of async frames.
     socket.run().catch((error) => {
       socket.close();
-      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      reportError(error);
     });
-  };
-
-  const handshake = async (tls: Deno.TlsConn) => {
-    const timer = setTimeout(() => closeQuietly(tls), handshakeMs);
-    try {
-      await tls.handshake();
-    } catch (error) {
-      closeQuietly(tls);
-      options.onError?.(error instanceof Error ? error : new Error(String(error)));
-      return;
-    } finally {
-      clearTimeout(timer);
-    }
-    serve(tls);
   };
 
   (async () => {
     while (open) {
-      let raw: Deno.Conn;
+      let raw: Deno.TcpConn;
       try {
-        raw = await listener.accept();
+        raw = await listener.accept() as Deno.TcpConn;
       } catch (error) {
         if (!open) return;
         // EMFILE and friends: report and keep accepting after a short pause rather than spinning.
-        options.onError?.(error instanceof Error ? error : new Error(String(error)));
+        reportError(error);
         await new Promise((r) => setTimeout(r, 50));
         continue;
       }
       try {
-        if (!secure) (raw as Deno.TcpConn).setNoDelay(true);
+        // Writes are corked by the adapter (and by TLS records): Nagle would only add delay.
+        raw.setNoDelay(true);
       } catch { /* not fatal */ }
-      if (secure) handshake(raw as Deno.TlsConn);
-      else serve(raw);
+      serve(tlsContext ? new TlsOverTcp(raw, tlsContext, handshakeMs, handshakeEvents) : raw);
     }
   })();
 
@@ -336,10 +335,4 @@ export function listen(options: ListenOptions): Listener {
       } catch { /* already closed */ }
     },
   };
-}
-
-function closeQuietly(conn: Deno.Conn): void {
-  try {
-    conn.close();
-  } catch { /* already closed */ }
 }

@@ -54,3 +54,28 @@ for (const flag of ["--max-connections-per-ip", "--max-connections"]) {
     });
   });
 }
+
+describe("--max-connections-per-ip 2", () => {
+  it("holds exactly 2 connections from a client that keeps reconnecting (12 tries), refused ones not released twice", async () => {
+    const relay = await startRelay(["--max-connections-per-ip", "2"]);
+    const sockets: Awaited<ReturnType<typeof open>>[] = [];
+    try {
+      for (let i = 0; i < 12; i++) {
+        const attempt = await open(relay.port);
+        sockets.push(attempt);
+        // Let the relay answer (503 and close) before the next try, as a reconnecting client would.
+        await Promise.race([attempt.closed, new Promise((r) => setTimeout(r, 100))]);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+      const held = sockets.filter((s) => !s.socket.destroyed && s.text() === "");
+      assert.equal(held.length, 2, `held ${held.length} of 12`);
+      for (const refused of sockets.filter((s) => !held.includes(s))) {
+        await within(2000, "a refused connection to close", refused.closed);
+        assert.match(refused.text(), /^HTTP\/1\.1 503 /);
+      }
+    } finally {
+      for (const s of sockets) s.socket.destroy();
+      await relay.stop();
+    }
+  });
+});

@@ -3,17 +3,20 @@
  * independent clients: curl, OpenSSL's s_client, Deno's own WebSocket client (in a subprocess trusting the
  * certificate) and a hand-written handshake over `Deno.connectTls`.
  *
- * Not tested: a TLS client that connects and never sends a ClientHello. Deno 2.9.6 keeps such a socket open
- * when its TlsConn is closed mid-handshake, so the handshake timeout cannot drop it (see docs/security.md).
+ * Admission from accept: TCP connections that never send a ClientHello count against
+ * `--max-connections-per-ip` at once (the rest are closed without a word) and are dropped after the TLS
+ * handshake timeout (see docs/security.md).
  * @module
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
+import { connect, type Socket } from "node:net";
 import { randomBytes } from "node:crypto";
 import { type RelayProcess, startRelay } from "../support/relay_process.ts";
 import { makeTestCert, type TestCert } from "../support/cert.ts";
 import { curl, RawClient } from "./http_support.ts";
+import { within } from "../support/ws_client.ts";
 import { concatBytes, encodeFrame, OPCODE, takeFrame } from "../../scripts/conformance/frame.ts";
 import { ByteQueue } from "../../scripts/conformance/byte_queue.ts";
 import { acceptFor, encodeRequest, randomKey, upgradeHeaders } from "../../scripts/conformance/http.ts";
@@ -245,5 +248,72 @@ describe("the relay without TLS", () => {
     await response.body?.cancel();
     assert.equal(response.status, 200);
     assert.equal(response.headers.get("strict-transport-security"), null);
+  });
+});
+
+/** The relay's TLS handshake limit (runtime adapters' default), and how late a drop may come on a busy machine. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+const DROP_SLACK_MS = 3_000;
+
+describe("silent TCP connections to the TLS port with --max-connections-per-ip 10", () => {
+  let cert: TestCert;
+  let relay: RelayProcess;
+  before(async () => {
+    cert = await makeTestCert();
+    relay = await startRelay([
+      "--tls-cert",
+      cert.certFile,
+      "--tls-key",
+      cert.keyFile,
+      "--max-connections-per-ip",
+      "10",
+    ]);
+  });
+  after(async () => {
+    await relay?.stop();
+    await cert?.remove();
+  });
+
+  it("holds at most 10 of 30 (the rest closed at once), drops those after the handshake timeout, then serves TLS", async () => {
+    const started = Date.now();
+    const silent: { socket: Socket; closedAt: number | null; closed: Promise<void> }[] = [];
+    try {
+      for (let i = 0; i < 30; i++) {
+        const socket = connect({ host: "127.0.0.1", port: relay.port });
+        socket.on("error", () => {});
+        await new Promise<void>((resolve, reject) => {
+          socket.once("connect", resolve);
+          socket.once("error", reject);
+        });
+        const entry = { socket, closedAt: null as number | null, closed: Promise.resolve() };
+        entry.closed = new Promise((resolve) =>
+          socket.once("close", () => {
+            entry.closedAt = Date.now();
+            resolve();
+          })
+        );
+        silent.push(entry);
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      const held = silent.filter((s) => s.closedAt === null);
+      assert.ok(held.length <= 10, `${held.length} of 30 silent connections held past the cap of 10`);
+      assert.ok(held.length >= 1, "the cap admits connections");
+      await within(
+        TLS_HANDSHAKE_TIMEOUT_MS + DROP_SLACK_MS,
+        "the silent connections to be dropped",
+        Promise.all(held.map((s) => s.closed)),
+      );
+      for (const s of held) {
+        const age = s.closedAt! - started;
+        assert.ok(
+          age >= TLS_HANDSHAKE_TIMEOUT_MS - 1000,
+          `dropped after ${age} ms, before the handshake timeout`,
+        );
+      }
+      const response = await curl(["--cacert", cert.certFile, `https://localhost:${relay.port}/healthz`]);
+      assert.equal(response.status, 200);
+    } finally {
+      for (const s of silent) s.socket.destroy();
+    }
   });
 });

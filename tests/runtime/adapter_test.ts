@@ -7,14 +7,6 @@ import assert from "node:assert/strict";
 import { makeCertificate, pattern, Peer, Recorder, sleep, TestServer, until, within } from "./harness.ts";
 
 const HIGH_WATER_MARK = 64 * 1024;
-const ON_DENO = !("Bun" in globalThis);
-/**
- * Known gaps of the Deno adapter, skipped there (with the reason shown) until fixed:
- * - Deno 2.9.6 keeps the TCP socket open when a `TlsConn` is closed during its handshake, so a client that
- *   never sends a ClientHello is not dropped by `tlsHandshakeTimeoutMs`.
- */
-const DENO_TLS_CLOSE_GAP = ON_DENO &&
-  "Deno 2.9.6: TlsConn.close() during the handshake leaves the socket open";
 const MiB = 1024 * 1024;
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -333,10 +325,12 @@ describe("runtime adapter over TLS", () => {
     withServer(async (server, peers) => {
       const garbage = await Peer.tcp(server.port);
       peers.push(garbage);
+      const dropped = await server.nextConn(); // handed over at accept, before the handshake
       garbage.socket.write("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
       await within(3000, "the garbage connection to be dropped", garbage.closed);
       assert.ok(server.errors.length >= 1, "the failed handshake is reported");
-      assert.equal(server.closedConns.length, 0, "a connection never accepted is not reported as closed");
+      await until(3000, "onConnClose for the dropped connection", () => server.closedConns.includes(dropped));
+      assert.equal(dropped.closed, true);
 
       const peer = await Peer.tls(server.port, tls.cert);
       peers.push(peer);
@@ -347,16 +341,28 @@ describe("runtime adapter over TLS", () => {
       assert.equal(peer.text(), "fine");
     }, { tls }));
 
-  it("drops a client that does not finish the handshake within tlsHandshakeTimeoutMs", {
-    skip: DENO_TLS_CLOSE_GAP,
-  }, () =>
+  it("drops a client that does not finish the handshake within tlsHandshakeTimeoutMs", () =>
     withServer(async (server, peers) => {
       const started = Date.now();
       const silent = await Peer.tcp(server.port);
       peers.push(silent);
+      const conn = await server.nextConn();
       await within(3000, "the silent connection to be dropped", silent.closed);
       const elapsed = Date.now() - started;
       assert.ok(elapsed >= 150, `dropped after ${elapsed} ms, not before the timeout`);
       assert.ok(server.errors.length >= 1, "the timeout is reported");
+      await until(3000, "onConnClose for the silent connection", () => server.closedConns.includes(conn));
     }, { tls, tlsHandshakeTimeoutMs: 200 }));
+
+  it("hands a TLS connection to onConn at accept, before the handshake; closing it there closes the socket", () =>
+    withServer(async (server, peers) => {
+      const silent = await Peer.tcp(server.port);
+      peers.push(silent);
+      const conn = await server.nextConn();
+      assert.equal(conn.secure, true);
+      assert.equal(conn.remoteAddress, "127.0.0.1");
+      conn.close();
+      await within(1000, "the peer to see the close", silent.closed);
+      await until(1000, "onConnClose", () => server.closedConns.includes(conn));
+    }, { tls, tlsHandshakeTimeoutMs: 60_000 }));
 });
