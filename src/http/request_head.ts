@@ -168,9 +168,12 @@ export function isGetOrHead(method: string): boolean {
   return false;
 }
 
-/** HEAD compared as `Request` normalizes methods. */
+/**
+ * HEAD, case-sensitively (RFC 9110 §9.1): `head` is not HEAD. It reaches `toRequest` under its own name and
+ * is refused there with 501, like `get`, instead of being answered as a HEAD.
+ */
 export function isHeadMethod(method: string): boolean {
-  return method.length === 4 && (method === "HEAD" || method.toUpperCase() === "HEAD");
+  return method === "HEAD";
 }
 
 interface RequestLine {

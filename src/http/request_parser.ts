@@ -12,7 +12,8 @@
  */
 import { badRequest, HttpError } from "./errors.ts";
 import { concatBytes } from "./bytes.ts";
-import { BYTE, decodeLatin1, isWhitespace } from "./chars.ts";
+import { BYTE, decodeLatin1 } from "./chars.ts";
+import { checkChunkExtensions } from "./chunk_extension.ts";
 import type { HttpLimits } from "./limits.ts";
 import { parseFieldLine, parseRequestHead, type RequestHead } from "./request_head.ts";
 import { STATUS } from "./status.ts";
@@ -281,14 +282,7 @@ export class RequestParser {
       size = size * 16 + value;
     }
     if (i === start) throw badRequest("invalid_chunk_size", "Missing chunk size");
-    while (i < end && isWhitespace(buf[i])) i++;
-    if (i < end && buf[i] !== BYTE.Semicolon) throw badRequest("invalid_chunk_size", "Invalid chunk size");
-    for (; i < end; i++) {
-      const c = buf[i];
-      if ((c < 0x20 && c !== BYTE.HTAB) || c === BYTE.DEL) {
-        throw badRequest("invalid_chunk_extension", "Invalid character in a chunk extension");
-      }
-    }
+    if (i < end) checkChunkExtensions(buf, i, end);
     if (digits > MAX_CHUNK_SIZE_DIGITS || this.#bodyBytes + size > this.#limits.maxBodyBytes) {
       throw bodyTooLarge(this.#limits);
     }

@@ -116,6 +116,26 @@ describe("RequestParser valid input", () => {
     assert.equal(head.headers.some(([name]) => name === "x-trailer"), false);
   });
 
+  it("accepts chunk extensions of the RFC 9112 §7.1.1 grammar, BWS around ';' and '=' included", () => {
+    const valid = [
+      "5;a=b",
+      '5;a="q\\"x"',
+      '5;a=""',
+      '5;a="\xff\t "',
+      "5;a;b=c;d",
+      "5 ;a",
+      "5\t;a",
+      "5 ; a = b",
+      '5;a = "b c" ;d',
+    ];
+    for (const line of valid) {
+      const input = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n" +
+        `${line}\r\nhello\r\n0\r\n\r\n`;
+      const { body } = expectOne(input);
+      assert.equal(body, "hello", JSON.stringify(line));
+    }
+  });
+
   it("parses pipelined requests in order and reports where each head ended", () => {
     const a = `GET /a HTTP/1.1\r\nHost: h\r\n\r\n`;
     const b = `POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi`;
@@ -393,6 +413,60 @@ describe("RequestParser bad input", () => {
       "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX : y\r\n\r\n",
       400,
       "whitespace_before_colon",
+    ],
+    [
+      "whitespace after the chunk size, before CRLF",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_size",
+    ],
+    [
+      "whitespace after a chunk extension",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a \r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "an empty chunk extension",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "an unterminated quoted chunk extension value",
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a="x\r\nhello\r\n0\r\n\r\n',
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "a non-token byte in a chunk extension value",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\xff\r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "junk in a chunk extension",
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a b c "" () <>@\r\nhello\r\n0\r\n\r\n',
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "a chunk extension without a value after '='",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "a chunk extension name that is not a token",
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a@b\r\nhello\r\n0\r\n\r\n",
+      400,
+      "invalid_chunk_extension",
+    ],
+    [
+      "a control byte in a quoted chunk extension value",
+      'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5;a="\x01"\r\nhello\r\n0\r\n\r\n',
+      400,
+      "invalid_chunk_extension",
     ],
   ];
   for (const [what, input, status, code, limits] of cases) {

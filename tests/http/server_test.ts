@@ -428,6 +428,18 @@ describe("serveHttp errors", () => {
       501,
       "method_not_supported",
     ],
+    [
+      "a lower-case head (not served as HEAD)",
+      "head / HTTP/1.1\r\nHost: h\r\n\r\n",
+      501,
+      "method_not_supported",
+    ],
+    [
+      "a mixed-case Head",
+      "Head / HTTP/1.1\r\nHost: h\r\n\r\n",
+      501,
+      "method_not_supported",
+    ],
   ];
   for (const [what, input, status, code] of cases) {
     it(`answers ${what} with ${status} JSON, default headers and close, without reading further`, async () => {
