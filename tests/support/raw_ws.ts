@@ -18,6 +18,8 @@ export class RawWebSocket {
   headers = new Map<string, string>();
   /** Text and binary frames received (counted, not kept). */
   dataFrames = 0;
+  /** Called with every frame received after the handshake (the payload is only valid during the call). */
+  onFrame: ((frame: ServerFrame) => void) | undefined;
   #buffer = new Uint8Array(0);
   #headDone = false;
   #closeFrame: { code: number; reason: string } | null = null;
@@ -143,6 +145,7 @@ export class RawWebSocket {
       if (b.length - offset < header + length) break;
       const payload = b.subarray(offset + header, offset + header + length);
       if (opcode === 1 || opcode === 2) this.dataFrames++;
+      this.onFrame?.({ opcode, payload });
       if (opcode === 8 && this.#closeFrame === null) {
         this.#closeFrame = {
           code: payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1005,
