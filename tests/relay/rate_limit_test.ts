@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { TokenBucket } from "../../src/relay/rate_limit.ts";
+import { AddressRateLimiter, TokenBucket } from "../../src/relay/rate_limit.ts";
 
 /** A clock the test moves by hand. */
 function manualClock() {
@@ -60,5 +60,33 @@ describe("TokenBucket", () => {
   it("never refuses when the rate is 0 (limit off)", () => {
     const bucket = new TokenBucket(0, manualClock().read);
     assert.equal(takeMany(bucket, 100_000), 100_000);
+  });
+});
+
+describe("AddressRateLimiter", () => {
+  it("gives each address its own bucket and answers the seconds to wait past it", () => {
+    const clock = manualClock();
+    const limiter = new AddressRateLimiter(3, clock.read);
+    assert.deepEqual([0, 1, 2, 3].map(() => limiter.take("192.0.2.1")), [0, 0, 0, 1]);
+    assert.equal(limiter.take("192.0.2.2"), 0);
+    clock.now += 400; // one token back at 3 per second
+    assert.equal(limiter.take("192.0.2.1"), 0);
+    assert.equal(limiter.take("192.0.2.1"), 1);
+  });
+
+  it("forgets addresses idle for a second once it sweeps, so the map stays bounded", () => {
+    const clock = manualClock();
+    const limiter = new AddressRateLimiter(10, clock.read);
+    for (let i = 0; i < 1000; i++) limiter.take(`10.0.${i >> 8}.${i & 255}`);
+    assert.equal(limiter.size, 1000);
+    clock.now += 10_000;
+    limiter.take("192.0.2.9");
+    assert.equal(limiter.size, 1);
+  });
+
+  it("admits everything with a rate of 0", () => {
+    const limiter = new AddressRateLimiter(0);
+    for (let i = 0; i < 10_000; i++) assert.equal(limiter.take("192.0.2.1"), 0);
+    assert.equal(limiter.size, 0);
   });
 });
