@@ -157,6 +157,7 @@ export class HttpCaseGenerator {
       get("GET %s HTTP/1.1", "Host: h\r\nContent-Length: 0\r\n"),
       get("GET %s HTTP/1.1", "Host: h\r\nContent-Length: 5\r\n\r\nhello"),
       get('GET %s?"{}|\\^` HTTP/1.1'),
+      get("FOO %s HTTP/1.1"),
     ];
     return cases.map((c) => `${c}GET ${this.#getTarget()} HTTP/1.1\r\nHost: h\r\n\r\n`);
   }

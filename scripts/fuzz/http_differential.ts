@@ -141,7 +141,9 @@ export async function runHttpDifferential(options: HttpFuzzOptions): Promise<Htt
     references: refs.map((r) => r.name),
     skipped,
     classes: Object.fromEntries(
-      refs.map((r) => [r.name, { agree: 0, relay_stricter: 0, relay_lenient: 0, different: 0 }]),
+      refs.map((
+        r,
+      ) => [r.name, { agree: 0, relay_stricter: 0, relay_lenient: 0, method_differs: 0, different: 0 }]),
     ),
     chunkExtLenient: 0,
     problems: 0,
@@ -196,6 +198,10 @@ export async function runHttpDifferential(options: HttpFuzzOptions): Promise<Htt
           report.failures.push(
             finding(verdict, `relay and ${ref.name} accepted the bytes but split them differently`),
           );
+        } else if (verdict === "method_differs") {
+          report.failures.push(
+            finding(verdict, `the relay answered under another method than ${ref.name} parsed`),
+          );
         } else if (
           verdict === "relay_lenient" && ref.name === "llhttp" && LLHTTP_CHUNK_ERROR.test(split.reason ?? "")
         ) {
@@ -220,7 +226,7 @@ export async function runHttpDifferential(options: HttpFuzzOptions): Promise<Htt
           break;
         }
         log(
-          `case ${index + 1}/${cases} ${Math.round(performance.now() - started)} ms, ` +
+          `case ${index + 1}/${total} ${Math.round(performance.now() - started)} ms, ` +
             `${report.failures.length} failures`,
         );
       }

@@ -43,6 +43,7 @@ const APP_ERRORS = new Set([
   "bad_query",
   "forbidden",
   "unauthorized",
+  "rate_limited",
 ]);
 const STATUS_LINE = /^HTTP\/1\.1 (\d{3}) [^\r\n]*$/;
 /** "no route for GET /x/q1" */
@@ -121,10 +122,18 @@ export function readRelayAnswer(received: Uint8Array, closed: boolean): RelayAns
     const json = jsonOf(response.body);
     const error = typeof json?.error === "string" ? json.error : null;
     const closes = response.headers.get("connection")?.toLowerCase() === "close";
-    if (response.status === 200 && typeof json?.channel === "string" && typeof json.seq === "number") {
+    if (
+      response.status === 200 && typeof json?.channel === "string" && typeof json.seq === "number" &&
+      !("messages" in json)
+    ) {
       const request: SplitRequest = { method: "POST", id: requestId(json.channel), body: null };
       requests.push(request);
       stored.push({ request, channel: json.channel, seq: json.seq });
+    } else if (response.status === 200 && typeof json?.channel === "string" && "messages" in json) {
+      // A history answer: the request was routed as GET /channels/:channel/messages.
+      requests.push({ method: "GET", id: requestId(json.channel), body: null });
+    } else if (response.status < 300 && json !== null && error === null) {
+      requests.push({ method: null, id: null, body: null });
     } else if (error !== null && APP_ERRORS.has(error)) {
       const route = NO_ROUTE.exec(String(json?.message ?? ""));
       requests.push(

@@ -54,19 +54,21 @@ export function referenceSplit(
  * - `relay_stricter`: the relay's requests are a prefix of the reference's and the relay refused or stopped.
  * - `relay_lenient`: the reference's requests are a prefix of the relay's and the reference refused or
  *   stopped (the relay accepted bytes the reference refused).
+ * - `method_differs`: the same requests, but the relay answered one under another method than the bytes
+ *   carry (Bun's `Request` turns unknown methods into GET): not a framing difference, still a failure.
  * - `different`: both accepted the bytes but split them into different requests: a front end using one
  *   parser and a back end using the other would disagree on where a request ends (request smuggling).
  */
-export type SplitClass = "agree" | "relay_stricter" | "relay_lenient" | "different";
+export type SplitClass = "agree" | "relay_stricter" | "relay_lenient" | "method_differs" | "different";
 
-function sameRequest(a: SplitRequest, b: SplitRequest): boolean {
+function sameRequest(a: SplitRequest, b: SplitRequest, methods = true): boolean {
   if (a.id !== null && b.id !== null && a.id !== b.id) return false;
-  if (a.method !== null && b.method !== null && a.method !== b.method) return false;
+  if (methods && a.method !== null && b.method !== null && a.method !== b.method) return false;
   return a.body === null || b.body === null || a.body === b.body;
 }
 
-function isPrefix(short: SplitRequest[], long: SplitRequest[]): boolean {
-  return short.length <= long.length && short.every((r, i) => sameRequest(r, long[i]));
+function isPrefix(short: SplitRequest[], long: SplitRequest[], methods = true): boolean {
+  return short.length <= long.length && short.every((r, i) => sameRequest(r, long[i], methods));
 }
 
 /** Classifies the relay's split against a reference's. */
@@ -76,6 +78,10 @@ export function classify(relay: Split, reference: Split): SplitClass {
   if (r.length === ref.length && isPrefix(r, ref)) return "agree";
   if (r.length < ref.length && isPrefix(r, ref) && relay.end !== "eof") return "relay_stricter";
   if (ref.length < r.length && isPrefix(ref, r) && reference.end !== "eof") return "relay_lenient";
+  const framed = (a: SplitRequest[], b: SplitRequest[]) => isPrefix(a, b, false);
+  if (r.length === ref.length ? framed(r, ref) : r.length < ref.length ? framed(r, ref) : framed(ref, r)) {
+    return "method_differs";
+  }
   return "different";
 }
 
