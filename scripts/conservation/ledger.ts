@@ -137,6 +137,8 @@ export class SubscriberLedger {
   readonly name: string;
   readonly #run: Ledger;
   readonly #tracks = new Map<string, ChannelTrack>();
+  /** Per `channel epoch`: the (after, upTo] ranges a `recovered: false` let it lack. */
+  readonly #announced = new Map<string, [number, number][]>();
 
   constructor(run: Ledger, name: string, channels: readonly string[]) {
     this.#run = run;
@@ -212,9 +214,6 @@ export class SubscriberLedger {
     const track = this.#track(channel);
     return track.epoch === final.epoch && track.expect - 1 === final.seq;
   }
-
-  /** Gaps announced in one epoch: (from, to] ranges it may lack. */
-  readonly #announced = new Map<string, [number, number][]>();
 
   /** Remembers the range a `recovered: false` lets this subscriber lack. */
   #announce(channel: string, epoch: string, after: number, upTo: number): void {

@@ -2,7 +2,10 @@
  * Subscribe-with-replay against a broker that answers asynchronously (Redis): attach to live delivery first,
  * hold the live messages that arrive meanwhile here, read history, then hand the subscriber the replay followed
  * by the held messages it did not already get. Nothing published during the replay is lost or duplicated:
- * every message is either in the history read (seq <= what it reports) or arrives live after the attach.
+ * every message is either in the history read (seq <= what it reports) or arrives live after the attach. It
+ * can be both when the read is ahead of the node's live stream (Redis answers reads and pub/sub on separate
+ * connections): the registry then gives the subscriber a floor, its last replayed seq, below which live
+ * messages are skipped for it (`ChannelEntry.ahead` in `channel_registry.ts`).
  *
  * With a synchronous broker (memory) replay-then-attach happens in one synchronous step and the buffer stays
  * empty; the channel registry uses it for every broker anyway, so both go through one code path.
