@@ -20,6 +20,12 @@ import tls from "node:tls";
 export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Bytes per read of the encrypted side: one TLS record at most (RFC 8446 §5.1: 2^14 plaintext bytes). */
 const WIRE_READ_BYTES = 16 * 1024;
+/**
+ * Unread cleartext past which TCP is no longer read, until the read loop takes it. `node:tls` decrypts
+ * whatever the duplex gives it whether or not anyone reads, so without this gate a paused connection would
+ * buffer without bound (measured: 512 MiB from one client) instead of pushing back on the peer.
+ */
+const MAX_UNREAD_CLEARTEXT_BYTES = 64 * 1024;
 
 /** PEM certificate chain and key turned into one context, shared by every connection of a listener. */
 export function createTlsContext(pem: { cert: string; key: string }): tls.SecureContext {
@@ -47,6 +53,8 @@ export class TlsOverTcp {
   #leftover: Uint8Array | null = null;
   #wake: (() => void) | null = null;
   #pumping = false;
+  /** TCP reading stopped because {@link MAX_UNREAD_CLEARTEXT_BYTES} were waiting for `read`. */
+  #stalled = false;
   /** The TLS socket asked for more encrypted bytes (`Duplex.read`) since the last push. */
   #wanted = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,6 +120,10 @@ export class TlsOverTcp {
       const chunk = this.#tls.read() as Uint8Array | null;
       if (chunk !== null) {
         this.#leftover = chunk;
+        if (this.#stalled) {
+          this.#stalled = false;
+          this.#pump();
+        }
         continue;
       }
       if (this.#ended) return null;
@@ -164,6 +176,10 @@ export class TlsOverTcp {
     const buffer = new Uint8Array(WIRE_READ_BYTES);
     try {
       for (;;) {
+        if (this.#tls.readableLength >= MAX_UNREAD_CLEARTEXT_BYTES) {
+          this.#stalled = true;
+          return;
+        }
         const n = await this.#tcp.read(buffer);
         if (this.#closed) return;
         if (n === null) {

@@ -321,6 +321,31 @@ describe("runtime adapter over TLS", () => {
       await until(3000, "drain", () => recorder.drains > 0);
     }, { tls }));
 
+  it("pause() pushes back on a TLS peer that keeps sending (the relay buffers a bounded amount)", () =>
+    withServer(async (server, peers) => {
+      const peer = await Peer.tls(server.port, tls.cert);
+      peers.push(peer);
+      const conn = await server.nextConn();
+      const recorder = new Recorder(conn, { data: () => conn.pause() });
+      // The peer writes 1 MiB whenever its socket takes more, for half a second.
+      const chunk = new Uint8Array(MiB);
+      let written = 0;
+      const deadline = Date.now() + 500;
+      while (Date.now() < deadline) {
+        written += chunk.length;
+        if (!peer.socket.write(chunk)) {
+          await Promise.race([
+            new Promise((r) => peer.socket.once("drain", r)),
+            sleep(deadline - Date.now()),
+          ]);
+        }
+      }
+      // Kernel buffers on both sides plus the adapter's own: a few MiB, not what the peer could send.
+      assert.ok(written <= 16 * MiB, `${written / MiB} MiB taken from the peer while paused`);
+      assert.equal(recorder.events.length, 1);
+      conn.close();
+    }, { tls }));
+
   it("drops garbage on the TLS port without disturbing the accept loop", () =>
     withServer(async (server, peers) => {
       const garbage = await Peer.tcp(server.port);
