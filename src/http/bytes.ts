@@ -2,7 +2,7 @@
  * Byte buffer helpers shared by the parser and the writer.
  * @module
  */
-import { SlabAllocator } from "../util/slab.ts";
+import { SlabAllocator } from "../util/mod.ts";
 
 /** Joins `parts` (holding `total` bytes) into one buffer; a single part is returned as is. */
 export function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {

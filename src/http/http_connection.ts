@@ -3,7 +3,7 @@
  * requests strictly in order (RFC 9112 §9.3.2), enforces the timeouts, and hands the `Conn` over on a 101.
  * @module
  */
-import type { Conn, ConnHandler } from "../runtime/conn.ts";
+import type { Conn, ConnHandler } from "../runtime/mod.ts";
 import { HttpError } from "./errors.ts";
 import { PARSE, RequestParser } from "./request_parser.ts";
 import { isHeadMethod, type RequestHead } from "./request_head.ts";

@@ -3,7 +3,7 @@
  * listener and shut them down gracefully.
  * @module
  */
-import type { Conn } from "../runtime/conn.ts";
+import type { Conn } from "../runtime/mod.ts";
 import { type ConnectionOwner, HttpConnection } from "./http_connection.ts";
 import { type HttpHandler, type HttpServerOptions, resolveConfig, type ServerConfig } from "./types.ts";
 

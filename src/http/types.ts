@@ -2,7 +2,7 @@
  * The public types of the HTTP server and the options resolved from them once per server.
  * @module
  */
-import type { Conn } from "../runtime/conn.ts";
+import type { Conn } from "../runtime/mod.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import { type DefaultHeaders, NO_DEFAULT_HEADERS, resolveDefaultHeaders } from "./default_headers.ts";
 

@@ -3,7 +3,7 @@
  * close handshake (RFC 6455 §5.5.1, §7) and the heartbeat.
  * @module
  */
-import type { Conn, ConnHandler } from "../runtime/conn.ts";
+import type { Conn, ConnHandler } from "../runtime/mod.ts";
 import { CLOSE_CODE, WEBSOCKET_LIMITS, type WebSocketOptions } from "./constants.ts";
 import type { ProtocolError } from "./errors.ts";
 import { encodeBinary, encodeClose, encodePing, encodePong, encodeText } from "./frame_encoder.ts";

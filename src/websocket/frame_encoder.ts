@@ -10,7 +10,7 @@ import {
   MAX_CONTROL_PAYLOAD,
   OPCODE,
 } from "./constants.ts";
-import { SlabAllocator } from "../util/slab.ts";
+import { SlabAllocator } from "../util/mod.ts";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();

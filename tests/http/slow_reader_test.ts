@@ -90,7 +90,7 @@ describe("large responses over a real socket", { skip: runtime === null }, () =>
     port = listener.port;
   });
 
-  after(async () => {
+  after(() => {
     listener?.close();
     server.closeIdle();
   });
