@@ -435,6 +435,12 @@ describe("serveHttp errors", () => {
       "method_not_supported",
     ],
     [
+      "a method the server does not know (Bun's Request would turn it into GET)",
+      "FOO / HTTP/1.1\r\nHost: h\r\n\r\n",
+      501,
+      "method_not_supported",
+    ],
+    [
       "a mixed-case Head",
       "Head / HTTP/1.1\r\nHost: h\r\n\r\n",
       501,
