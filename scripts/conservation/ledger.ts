@@ -33,7 +33,11 @@ export interface LedgerTotals {
   acks: number;
   /** Acknowledged publishes delivered under another seq than their ack named. */
   ackSeqMismatches: number;
-  /** Acknowledged publishes no subscriber received (allowed only where every subscriber was told of a gap). */
+  /**
+   * Acknowledged publishes no subscriber received. Not a failure by itself: with no silent gap and every
+   * subscriber caught up at the end, each subscriber was told of a gap over it (a publish stored just after
+   * Redis came back, while every subscriber was resuming from the lost lineage).
+   */
   acksNeverDelivered: number;
   /** Acknowledged publishes a subscriber skipped although it received messages before and after them. */
   acksMissed: number;
