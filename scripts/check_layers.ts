@@ -29,21 +29,27 @@ export interface LayerRules {
 }
 
 /**
- * The dependency direction: leaves (`http`, `websocket`, `pubsub`, `protocol`) know only `util` and the
- * runtime's `Conn` type; the relay core knows no transport; transports and the app sit on top.
+ * The dependency direction (docs/relay.md): leaves (`http`, `websocket`, `pubsub`, `protocol`) know only
+ * `util` and the runtime's `Conn` type; `access` decides who may do what; the relay core (`relay`) knows no
+ * transport, no Hono and no WebSocket; `transports` turn a wire into the core's `Outbound`; `app` routes;
+ * files directly in `src/` (main, start, config) assemble everything.
  */
 export const LAYER_RULES: LayerRules = {
   layers: {
     "": { mayImport: "*" },
     runtime: { mayImport: [] },
     util: { mayImport: [] },
+    protocol: { mayImport: [] },
     http: { mayImport: ["runtime", "util"] },
     websocket: { mayImport: ["runtime", "util"] },
     pubsub: { mayImport: ["util"] },
-    relay: { mayImport: "*" },
+    access: { mayImport: ["http", "runtime", "util"] },
+    relay: { mayImport: ["pubsub", "protocol", "access", "util"] },
+    transports: { mayImport: ["relay", "websocket", "http", "pubsub", "protocol", "util"] },
+    app: { mayImport: ["access", "relay", "transports", "pubsub", "protocol", "http", "websocket", "util"] },
   },
   packageOwners: {
-    hono: ["relay"],
+    hono: ["access", "app", "transports"],
     ioredis: ["pubsub"],
   },
   runtimeGlobals: ["runtime"],

@@ -20,8 +20,8 @@
  * @module
  */
 import { type HttpHandler, HttpServer, serveHttp } from "../src/http/mod.ts";
-import { createApp } from "../src/relay/app.ts";
-import { securityHeaderList } from "../src/relay/security.ts";
+import { createApp } from "../src/app/mod.ts";
+import { securityHeaderList } from "../src/access/mod.ts";
 import type { Conn, ConnHandler } from "../src/runtime/mod.ts";
 import { loadRuntime } from "../src/runtime/mod.ts";
 import { benchHealthz } from "./bench/http_bench.ts";

@@ -11,7 +11,7 @@
  */
 import { getHeapSpaceStatistics, writeHeapSnapshot } from "node:v8";
 import { parseConfig } from "../src/config.ts";
-import { startRelay } from "../src/relay/server.ts";
+import { startRelay } from "../src/start.ts";
 import { loadRuntime } from "../src/runtime/mod.ts";
 
 const CLIENT = `

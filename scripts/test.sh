@@ -27,7 +27,8 @@ if [ -x "$BUN_BIN" ]; then
   bun_junit=()
   [ -n "${JUNIT_DIR:-}" ] && bun_junit=(--reporter=junit --reporter-outfile="$JUNIT_DIR/bun.xml")
   # A timed-out test makes bun kill every process the file started (Redis too): give slow machines room.
-  "$BUN_BIN" test --timeout 30000 "${bun_junit[@]}" tests/runtime tests/websocket tests/pubsub tests/http tests/relay tests/config_test.ts \
+  "$BUN_BIN" test --timeout 30000 "${bun_junit[@]}" tests/runtime tests/websocket tests/pubsub tests/http tests/relay tests/access tests/protocol tests/scripts \
+    tests/config_test.ts tests/docs_test.ts \
     || status=1
 else
   echo "Bun could not be fetched (npx -y bun@1.4.4): the Bun phases did not run" >&2

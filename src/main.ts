@@ -8,7 +8,7 @@ import process from "node:process";
 import { readFile } from "node:fs/promises";
 import { ConfigError, parseConfig, usage } from "./config.ts";
 import { loadRuntime } from "./runtime/mod.ts";
-import { startRelay } from "./relay/mod.ts";
+import { startRelay } from "./start.ts";
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {

@@ -5,6 +5,8 @@
  */
 import type { Conn } from "../runtime/mod.ts";
 import { type ConnectionOwner, HttpConnection } from "./http_connection.ts";
+import type { HttpError } from "./errors.ts";
+import { errorResponse } from "./response_writer.ts";
 import { type HttpHandler, type HttpServerOptions, resolveConfig, type ServerConfig } from "./types.ts";
 
 /**
@@ -51,6 +53,17 @@ export class HttpServer implements ConnectionOwner {
       return;
     }
     this.#connections.add(new HttpConnection(conn, this.#handler, this.#config, this));
+  }
+
+  /**
+   * Answers `conn` with `error` (the same JSON error response, default headers and `connection: close` as the
+   * server's own refusals) before reading anything from it, then ends it: a connection refused at accept.
+   */
+  refuse(conn: Conn, error: HttpError, retryAfterSeconds?: number): void {
+    const lines = this.#config.defaultHeaders.lines +
+      (retryAfterSeconds === undefined ? "" : `retry-after: ${retryAfterSeconds}\r\n`);
+    conn.write(errorResponse(error, lines, true));
+    conn.end();
   }
 
   /** HTTP connections open (upgraded ones excluded). */

@@ -7,11 +7,10 @@
  * client past its message rate, is closed with 1008.
  * @module
  */
-import type { WSEvents } from "hono/ws";
 import { type ChannelMessage, isValidChannelName, type SubscribedState } from "../pubsub/mod.ts";
-import { CLOSE_CODE } from "../websocket/mod.ts";
 import {
   ackEnvelope,
+  CHANNEL_RULE,
   type Command,
   type CommandError,
   ERROR_CODE,
@@ -19,16 +18,20 @@ import {
   parseCommand,
   subscribedEnvelope,
   unsubscribedEnvelope,
-} from "./envelope.ts";
-import { type Relay, type RelaySocket, settle } from "./relay.ts";
-import { SessionGuard, type SessionPolicy } from "./session_guard.ts";
+} from "../protocol/mod.ts";
+import { TokenBucket } from "../access/mod.ts";
+import { type Relay, settle } from "./fanout.ts";
+import { END_REASON, type Outbound, type Wire } from "./outbound.ts";
+import { Session } from "./session.ts";
+import type { SessionPolicy } from "./session_guard.ts";
 
 /**
  * Invalid commands a connection may send before it is closed with 1008: a token bucket of this many, refilled
  * at one per second. A client with a bug gets its `error` replies; a client that floods garbage is cut off.
  */
 const ERROR_BUDGET = 20;
-const ERROR_REFILL_PER_MS = 1 / 1000;
+const ERROR_REFILL_PER_SECOND = 1;
+const wallClock = (): number => Date.now();
 
 /**
  * How often a `subscribe` with `since` that waits for the previous replay to drain checks again, in ms. A
@@ -41,13 +44,7 @@ const REPLAY_RETRY_MS = 50;
 type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
 
 /** One envelope-mode connection. */
-export class EnvelopeSession {
-  readonly #relay: Relay;
-  readonly socket: RelaySocket;
-  turn = -1;
-  turnBytes = 0;
-  turnLargestFrame = 0;
-  turnReplayBytes = 0;
+export class EnvelopeSession extends Session {
   /** Channels this connection joined (or is joining, or waits to join). */
   readonly #channels = new Set<string>();
   /** Channels whose join (and so whose replay) is in flight: their deliveries are replay frames. */
@@ -55,32 +52,32 @@ export class EnvelopeSession {
   /** Resyncs waiting for the send queue to drain, one per channel (a later one replaces an earlier one). */
   readonly #waiting = new Map<string, SubscribeCommand>();
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
-  #errorTokens = ERROR_BUDGET;
-  #errorStamp = Date.now();
-  #closed = false;
-  readonly #guard: SessionGuard;
+  /** Created at the first invalid command: most connections never send one. */
+  #errorBudget: TokenBucket | null = null;
 
-  constructor(relay: Relay, socket: RelaySocket, policy: SessionPolicy) {
-    this.#relay = relay;
-    this.socket = socket;
-    this.#guard = new SessionGuard(socket, policy);
-    relay.open(this);
-    this.#guard.start();
+  constructor(relay: Relay, out: Outbound, wire: Wire, policy: SessionPolicy) {
+    super(relay, out, wire, policy);
+    this.guard.start();
   }
 
-  subscribed(state: SubscribedState): void {
-    this.#relay.reply(this, subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
+  override subscribed(state: SubscribedState): void {
+    this.relay.reply(this, subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
   }
 
-  deliver(message: ChannelMessage): void {
+  override deliver(message: ChannelMessage): void {
     if (this.#replaying.size !== 0 && this.#replaying.has(message.channel)) {
-      this.#relay.replay(this, this.#relay.envelopeFrame(message));
-    } else this.#relay.deliver(this, this.#relay.envelopeFrame(message));
+      this.relay.replay(this, this.wire.message(message));
+    } else this.relay.deliver(this, this.wire.message(message));
   }
 
-  /** A text frame from the client. */
-  receive(text: string): void {
-    if (!this.#guard.admit()) return;
+  /** A frame from the client: a JSON command; binary frames are not part of the protocol. */
+  override receive(data: string | Uint8Array): void {
+    if (!this.guard.admit()) return;
+    if (typeof data !== "string") {
+      this.out.end(END_REASON.Unsupported, "relay.v1 takes JSON text frames only");
+      return;
+    }
+    const text = data;
     const command = parseCommand(text);
     if ("error" in command) {
       this.#reject(command);
@@ -88,11 +85,7 @@ export class EnvelopeSession {
     }
     if (!isValidChannelName(command.channel)) {
       this.#reject(
-        this.#error(
-          command,
-          ERROR_CODE.BadChannel,
-          "channel names are 1-128 characters of A-Z a-z 0-9 . _ : -",
-        ),
+        this.#error(command, ERROR_CODE.BadChannel, CHANNEL_RULE),
       );
       return;
     }
@@ -106,40 +99,27 @@ export class EnvelopeSession {
     }
   }
 
-  /** A binary frame: the envelope protocol is JSON text only (RFC 6455 §7.4.1, 1003). */
-  receiveBinary(): void {
-    if (!this.#guard.admit()) return;
-    this.socket.close(CLOSE_CODE.UnsupportedData, "relay.v1 takes JSON text frames only");
-  }
-
-  closed(): void {
-    this.#closed = true;
-    this.#guard.stop();
+  protected override leaveAll(): void {
     clearTimeout(this.#waitTimer);
     this.#waiting.clear();
-    for (const channel of this.#channels) this.#relay.registry.leave(channel, this);
+    for (const channel of this.#channels) this.relay.registry.leave(channel, this);
     this.#channels.clear();
-    this.#relay.closed(this);
-  }
-
-  shutdown(): void {
-    this.socket.close(CLOSE_CODE.GoingAway, "server shutting down");
   }
 
   #subscribe(command: SubscribeCommand): void {
     const { channel } = command;
-    if (!this.#guard.permissions.canSubscribe(channel)) {
+    if (!this.guard.permissions.canSubscribe(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to subscribe to ${channel}`));
       return;
     }
     if (this.#channels.has(channel)) {
       // A repeated subscribe is a resync: leave, then join again with the new `since`.
-      this.#relay.registry.leave(channel, this);
-    } else if (this.#channels.size >= this.#relay.options.maxChannelsPerConnection) {
+      this.relay.registry.leave(channel, this);
+    } else if (this.#channels.size >= this.relay.options.maxChannelsPerConnection) {
       this.#reject(this.#error(
         command,
         ERROR_CODE.TooManyChannels,
-        `at most ${this.#relay.options.maxChannelsPerConnection} channels per connection`,
+        `at most ${this.relay.options.maxChannelsPerConnection} channels per connection`,
       ));
       return;
     }
@@ -155,12 +135,12 @@ export class EnvelopeSession {
 
   /** True while the send queue holds more than the bound: a replay (or a backlog) the client has not read. */
   #replayStillQueued(): boolean {
-    return this.socket.bufferedAmount > this.#relay.options.maxQueuedBytes;
+    return this.out.bufferedAmount > this.relay.options.maxQueuedBytes;
   }
 
   #retryWaiting = (): void => {
     this.#waitTimer = undefined;
-    if (this.#closed) return;
+    if (this.isClosed) return;
     for (const [channel, command] of this.#waiting) {
       if (this.#replayStillQueued()) break;
       this.#waiting.delete(channel);
@@ -173,14 +153,14 @@ export class EnvelopeSession {
     const { channel } = command;
     const options = command.since === undefined ? {} : { since: command.since, epoch: command.epoch };
     if (command.since !== undefined) this.#replaying.add(channel);
-    settle(() => this.#relay.registry.join(channel, this, options), () => {
+    settle(() => this.relay.registry.join(channel, this, options), () => {
       this.#replaying.delete(channel);
     }, (error) => {
       this.#replaying.delete(channel);
       this.#channels.delete(channel);
-      if (this.#closed) return;
+      if (this.isClosed) return;
       console.error(`edge-relay: subscribe to ${channel} failed:`, error);
-      this.#relay.reply(
+      this.relay.reply(
         this,
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
@@ -194,22 +174,22 @@ export class EnvelopeSession {
     }
     this.#waiting.delete(channel);
     this.#replaying.delete(channel);
-    this.#relay.registry.leave(channel, this);
-    this.#relay.reply(this, unsubscribedEnvelope(channel));
+    this.relay.registry.leave(channel, this);
+    this.relay.reply(this, unsubscribedEnvelope(channel));
   }
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
     const { id, channel } = command;
-    if (!this.#guard.permissions.canPublish(channel)) {
+    if (!this.guard.permissions.canPublish(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to publish to ${channel}`));
       return;
     }
-    settle(() => this.#relay.publish(channel, command.data), (message) => {
-      if (!this.#closed) this.#relay.reply(this, ackEnvelope(id ?? null, channel, message.seq));
+    settle(() => this.relay.publish(channel, command.data), (message) => {
+      if (!this.isClosed) this.relay.reply(this, ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
-      if (this.#closed) return;
+      if (this.isClosed) return;
       console.error(`edge-relay: publish to ${channel} failed:`, error);
-      this.#relay.reply(
+      this.relay.reply(
         this,
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
       );
@@ -221,27 +201,10 @@ export class EnvelopeSession {
     return id === undefined ? { error, message } : { error, message, id };
   }
 
-  /** Replies with an `error`, and closes with 1008 once the connection has spent its error budget. */
+  /** Replies with an `error`, and fails the connection (policy) once it has spent its error budget. */
   #reject(error: CommandError): void {
-    const now = Date.now();
-    this.#errorTokens = Math.min(
-      ERROR_BUDGET,
-      this.#errorTokens + (now - this.#errorStamp) * ERROR_REFILL_PER_MS,
-    );
-    this.#errorStamp = now;
-    this.#errorTokens -= 1;
-    this.#relay.reply(this, errorEnvelope(error));
-    if (this.#errorTokens < 0) this.socket.fail(CLOSE_CODE.PolicyViolation, "too many invalid commands");
+    this.#errorBudget ??= new TokenBucket(ERROR_BUDGET, wallClock, ERROR_REFILL_PER_SECOND);
+    this.relay.reply(this, errorEnvelope(error));
+    if (!this.#errorBudget.take()) this.out.fail(END_REASON.Policy, "too many invalid commands");
   }
-}
-
-/** Hono WebSocket events of an envelope-mode connection. */
-export function envelopeSessionEvents(relay: Relay, policy: SessionPolicy): WSEvents<RelaySocket> {
-  let session: EnvelopeSession | undefined;
-  return {
-    onOpen: (_event, ws) => session = new EnvelopeSession(relay, ws.raw!, policy),
-    onMessage: (event) =>
-      typeof event.data === "string" ? session?.receive(event.data) : session?.receiveBinary(),
-    onClose: () => session?.closed(),
-  };
 }

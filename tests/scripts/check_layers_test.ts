@@ -54,9 +54,21 @@ describe("check_layers", () => {
     );
   });
 
+  it("fails when the relay core imports a transport's wire (relay → websocket)", () => {
+    const found = violationsOf({
+      "src/websocket/mod.ts": "export const CLOSE = 1000;\n",
+      "src/relay/fanout.ts": 'import { CLOSE } from "../websocket/mod.ts";\n',
+    });
+    assert.deepEqual(found, [
+      "src/relay/fanout.ts:1: src/relay may not import src/websocket/ (../websocket/mod.ts)",
+    ]);
+  });
+
   it("fails when a package is imported outside the folder that owns it", () => {
     const found = violationsOf({ "src/pubsub/a.ts": 'import type { Hono } from "hono";\n' });
-    assert.deepEqual(found, ["src/pubsub/a.ts:1: hono may be imported only in src/relay/"]);
+    assert.deepEqual(found, [
+      "src/pubsub/a.ts:1: hono may be imported only in src/access/, src/app/, src/transports/",
+    ]);
   });
 
   it("fails on Deno.* or Bun.* outside src/runtime/, but not in comments or strings", () => {

@@ -4,6 +4,7 @@
  */
 import { Hono } from "hono";
 import type { RequestInfo } from "../http/mod.ts";
+import { apiError } from "../protocol/mod.ts";
 
 /** Hono environment of the relay: `c.env` is the HTTP layer's per-request info (peer, TLS, upgrade slot). */
 export type RelayEnv = { Bindings: RequestInfo };
@@ -18,7 +19,7 @@ export interface AppDeps {
 
 /**
  * Builds the relay's Hono app. The secure headers and the CSP are not set here: the HTTP server adds them to
- * every response it writes (`securityHeaderList` in `security.ts`, passed as its `defaultHeaders`), so no
+ * every response it writes (`securityHeaderList` in `access/secure_headers.ts`, passed as its `defaultHeaders`), so no
  * middleware runs per request for them.
  */
 export function createApp(deps: AppDeps): Hono<RelayEnv> {
@@ -34,12 +35,10 @@ export function createApp(deps: AppDeps): Hono<RelayEnv> {
   );
   deps.routes?.(app);
 
-  app.notFound((c) =>
-    c.json({ error: "not_found", message: `no route for ${c.req.method} ${c.req.path}` }, 404)
-  );
-  app.onError((error, c) => {
+  app.notFound((c) => apiError("not_found", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error) => {
     console.error("edge-relay: request failed:", error);
-    return c.json({ error: "internal", message: "internal server error" }, 500);
+    return apiError("internal", "internal server error");
   });
   return app;
 }

@@ -6,7 +6,7 @@ import {
   messageEnvelope,
   parseCommand,
   textFitsEnvelope,
-} from "../../src/relay/envelope.ts";
+} from "../../src/protocol/mod.ts";
 
 const utf8 = (text: string) => new TextEncoder().encode(text).length;
 

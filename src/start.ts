@@ -1,18 +1,22 @@
 /**
- * Assembles a running relay from a config: broker, relay core, Hono app, HTTP server, listener; and stops it.
+ * Assembles a running relay from a config: broker, relay core, Hono app, HTTP server, listener, connection
+ * caps; and stops it.
  * @module
  */
-import type { Config } from "../config.ts";
-import { HttpServer } from "../http/mod.ts";
-import type { Runtime } from "../runtime/mod.ts";
-import { createApp } from "./app.ts";
-import { type Authenticator, OPEN_AUTHENTICATOR, TokenVerifier } from "./auth.ts";
-import { createBroker } from "./broker.ts";
-import { ConnectionLimiter } from "./connection_limits.ts";
-import { originPolicy } from "./origin.ts";
-import { Relay } from "./relay.ts";
-import { addRelayRoutes } from "./routes.ts";
-import { securityHeaderList } from "./security.ts";
+import type { Config } from "./config.ts";
+import {
+  type Authenticator,
+  ConnectionLimiter,
+  OPEN_AUTHENTICATOR,
+  originPolicy,
+  securityHeaderList,
+  TokenVerifier,
+} from "./access/mod.ts";
+import { addRelayRoutes, createApp } from "./app/mod.ts";
+import { HttpServer } from "./http/mod.ts";
+import { type Broker, MemoryBroker, RedisBroker } from "./pubsub/mod.ts";
+import { Relay } from "./relay/mod.ts";
+import type { Runtime } from "./runtime/mod.ts";
 
 /** A relay that is listening. */
 export interface RunningRelay {
@@ -64,13 +68,13 @@ export async function startRelay(
     limits: { maxBodyBytes: config.maxMessageBytes },
     onError: (error) => console.error("edge-relay: http:", error),
   });
-  const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp);
+  const limiter = new ConnectionLimiter(config.maxConnections, config.maxConnectionsPerIp, http);
   const listener = runtime.listen({
     hostname: config.host,
     port: config.port,
     tls,
     onConn: (conn) => {
-      if (limiter.admit(conn, defaultHeaders)) http.serve(conn);
+      if (limiter.admit(conn)) http.serve(conn);
     },
     onConnClose: (conn) => limiter.release(conn),
     onError: (error) => console.error("edge-relay: accept:", error.message),
@@ -117,4 +121,32 @@ async function createAuthenticator(
   } catch (error) {
     throw new Error(`--jwt-public-key: ${(error as Error).message}`);
   }
+}
+
+/**
+ * Builds the configured broker. A Redis broker is returned at once, connecting in the background: the relay
+ * serves while Redis is unreachable, with `/readyz` answering 503 and publishes refused until it is up.
+ */
+function createBroker(
+  config: Pick<Config, "broker" | "historySize" | "historyTtlMs" | "maxHistoryBytes" | "maxChannels">,
+): Promise<Broker> | Broker {
+  const history = { historySize: config.historySize, historyTtlMs: config.historyTtlMs };
+  if (config.broker === "memory") {
+    return new MemoryBroker({
+      ...history,
+      maxHistoryBytes: config.maxHistoryBytes,
+      maxChannels: config.maxChannels,
+    });
+  }
+  // History lives in Redis there, bounded per channel by the stream length; the channel cap still applies.
+  return new RedisBroker({
+    url: config.broker,
+    ...history,
+    maxChannels: config.maxChannels,
+    onReadyChange: (ready, detail) =>
+      console.error(
+        ready ? "edge-relay: redis broker connected" : `edge-relay: redis broker unavailable: ${detail}`,
+      ),
+    onError: (error, channel) => console.error(`edge-relay: redis broker, channel ${channel}:`, error),
+  });
 }

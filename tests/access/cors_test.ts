@@ -1,8 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { corsPolicy } from "../../src/relay/cors.ts";
-import { originPolicy } from "../../src/relay/origin.ts";
+import { corsPolicy } from "../../src/access/mod.ts";
+import { originPolicy } from "../../src/access/mod.ts";
 
 function app(allowedOrigins: string[]) {
   const hono = new Hono();

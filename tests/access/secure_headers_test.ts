@@ -9,9 +9,9 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { secureHeaders } from "hono/secure-headers";
 import { HttpServer } from "../../src/http/mod.ts";
-import { createApp } from "../../src/relay/app.ts";
-import { API_CSP, securityHeaderList } from "../../src/relay/security.ts";
-import { upgradeWebSocket } from "../../src/relay/upgrade.ts";
+import { createApp } from "../../src/app/mod.ts";
+import { API_CSP, securityHeaderList } from "../../src/access/mod.ts";
+import { upgradeWebSocket } from "../../src/transports/mod.ts";
 import { FakeConn } from "../support/fake_conn.ts";
 import { readResponses, until, type WireResponse } from "../http/support.ts";
 

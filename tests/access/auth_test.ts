@@ -7,7 +7,7 @@ import {
   type Permissions,
   TokenVerifier,
   watchExpiry,
-} from "../../src/relay/auth.ts";
+} from "../../src/access/mod.ts";
 import {
   epochSeconds,
   generateSigningKey,

@@ -1,7 +1,7 @@
 /**
- * The relay core: sessions (WebSocket connections) on one side, the channel registry and broker on the other,
- * and the policy between them: encode each published message once, write the same bytes to every subscriber,
- * and close slow consumers before they cost memory or delay anyone else.
+ * The fan-out: sessions on one side, the channel registry and broker on the other, and the policy between
+ * them: write the same pre-encoded bytes to every subscriber, and close slow consumers before they cost memory
+ * or delay anyone else. Transport-neutral: it sees sessions only through {@link SendAccount} and `Outbound`.
  * @module
  */
 import {
@@ -10,35 +10,18 @@ import {
   ChannelRegistry,
   isPromise,
   type MaybePromise,
-  perMessage,
 } from "../pubsub/mod.ts";
-import { CLOSE_CODE, encodeBinary, encodeText } from "../websocket/mod.ts";
 import { setImmediate } from "node:timers";
-import { messageEnvelope } from "./envelope.ts";
-
-/** The part of a WebSocket connection the relay drives. */
-export interface RelaySocket {
-  /** Writes an already-encoded server frame (shared by many sockets; never modified). */
-  sendFrame(frame: Uint8Array): boolean;
-  sendText(text: string): boolean;
-  close(code?: number, reason?: string): void;
-  /** Sends a Close and closes TCP without waiting for the answer (a peer that broke a policy). */
-  fail(code: number, reason: string): void;
-  /** Bytes queued and not yet handed to the kernel. */
-  readonly bufferedAmount: number;
-  /**
-   * Drops queued bytes, then starts the close handshake with `code` (the peer gets the Close frame once it
-   * reads again). Returns false when the socket was no longer open.
-   */
-  closeDiscarding(code: number, reason: string): boolean;
-}
+import type { Outbound, Wire } from "./outbound.ts";
 
 /**
- * A subscriber's outgoing side: its socket and what it was sent in the current event-loop turn (bytes, largest
- * frame, and the bytes of history replays, which are bounded by the history rather than by the turn).
+ * A subscriber's outgoing side as the fan-out accounts for it: its outbound and wire, and what it was sent in
+ * the current event-loop turn (bytes, largest frame, and the bytes of history replays, which are bounded by
+ * the history rather than by the turn).
  */
-export interface Outbound {
-  readonly socket: RelaySocket;
+export interface SendAccount {
+  readonly out: Outbound;
+  readonly wire: Wire;
   turn: number;
   turnBytes: number;
   turnLargestFrame: number;
@@ -55,7 +38,7 @@ export interface RelayOptions {
 
 /** Counters for metrics and benchmarks. */
 export interface RelayCounters {
-  /** WebSocket connections open now. */
+  /** Sessions (client connections of every transport) open now. */
   connections: number;
   /** Messages received from clients (raw and envelope publishes) and HTTP publishes. */
   messagesIn: number;
@@ -85,14 +68,6 @@ export class Relay {
     bytesOut: 0,
     slowConsumerCloses: 0,
   };
-  /** Raw-mode frame of a message: its data as a text or binary frame, encoded once per message. */
-  readonly rawFrame: (message: ChannelMessage) => Uint8Array = perMessage((m) =>
-    typeof m.data === "string" ? encodeText(m.data) : encodeBinary(m.data)
-  );
-  /** Envelope-mode frame of a message: `{"type":"message",…}`, encoded once per message. */
-  readonly envelopeFrame: (message: ChannelMessage) => Uint8Array = perMessage((m) =>
-    encodeText(messageEnvelope(m.channel, m.seq, m.data))
-  );
   readonly #sessions = new Set<Closable>();
   #turn = 0;
   #turnPending = false;
@@ -114,7 +89,7 @@ export class Relay {
 
   /**
    * Writes a frame to a subscriber and enforces the send-queue bound: a consumer that cannot keep up is closed
-   * with 1013 at once, its queue dropped, so it never delays the fan-out loop or grows memory.
+   * as slow at once (WebSocket 1013), its queue dropped, so it never delays the fan-out loop or grows memory.
    *
    * The bound applies to the backlog left from earlier event-loop turns, and to this turn's writes only past
    * an allowance: a burst (one read of many messages fanned out) is corked into one write at the end of the
@@ -122,7 +97,7 @@ export class Relay {
    * largest frame (so a single message up to `--max-message-bytes` always goes through). Memory per connection
    * stays below twice the bound plus one frame, plus one history replay (see {@link Relay.replay}).
    */
-  deliver(out: Outbound, frame: Uint8Array): void {
+  deliver(out: SendAccount, frame: Uint8Array): void {
     this.#write(out, frame);
     this.counters.messagesOut++;
     this.counters.bytesOut += frame.length;
@@ -134,7 +109,7 @@ export class Relay {
    * history, not by the turn allowance: it goes out whole, and the session runs one replay at a time.
    * Whatever is still queued in a later turn counts as backlog.
    */
-  replay(out: Outbound, frame: Uint8Array): void {
+  replay(out: SendAccount, frame: Uint8Array): void {
     this.#write(out, frame);
     out.turnReplayBytes += frame.length;
     this.counters.messagesOut++;
@@ -143,12 +118,12 @@ export class Relay {
   }
 
   /** Sends a reply (`ack`, `subscribed`, `error`, …): it counts against the same bound as messages. */
-  reply(out: Outbound, text: string): void {
-    this.#write(out, encodeText(text));
+  reply(out: SendAccount, text: string): void {
+    this.#write(out, out.wire.reply(text));
     this.#enforce(out);
   }
 
-  #write(out: Outbound, frame: Uint8Array): void {
+  #write(out: SendAccount, frame: Uint8Array): void {
     const turn = this.#currentTurn();
     if (out.turn !== turn) {
       out.turn = turn;
@@ -158,19 +133,16 @@ export class Relay {
     }
     out.turnBytes += frame.length;
     if (frame.length > out.turnLargestFrame) out.turnLargestFrame = frame.length;
-    out.socket.sendFrame(frame);
+    out.out.write(frame);
   }
 
-  /** Closes `out` with 1013 when its backlog, less this turn's allowance, passes `maxQueuedBytes`. */
-  #enforce(out: Outbound): void {
+  /** Closes `out` as slow when its backlog, less this turn's allowance, passes `maxQueuedBytes`. */
+  #enforce(out: SendAccount): void {
     const max = this.options.maxQueuedBytes;
     const burst = out.turnBytes - out.turnReplayBytes;
     const allowance = burst < max + out.turnLargestFrame ? burst : max + out.turnLargestFrame;
-    const socket = out.socket;
-    if (
-      socket.bufferedAmount - allowance - out.turnReplayBytes > max &&
-      socket.closeDiscarding(CLOSE_CODE.TryAgainLater, "slow consumer")
-    ) {
+    const outbound = out.out;
+    if (outbound.bufferedAmount - allowance - out.turnReplayBytes > max && outbound.closeSlow()) {
       this.counters.slowConsumerCloses++;
     }
   }
@@ -200,7 +172,7 @@ export class Relay {
     if (this.#sessions.delete(session)) this.counters.connections--;
   }
 
-  /** Closes every WebSocket with 1001 (going away). */
+  /** Ends every session as going away (WebSocket 1001). */
   shutdown(): void {
     for (const session of [...this.#sessions]) session.shutdown();
   }

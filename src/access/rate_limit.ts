@@ -9,7 +9,8 @@
 export const DEFAULT_MAX_MESSAGES_PER_SECOND = 1000;
 
 /**
- * A token bucket of `ratePerSecond` tokens refilled continuously at `ratePerSecond` per second; 0 = no limit.
+ * A token bucket of `capacity` tokens refilled continuously at `refillPerSecond` (by default `capacity`: one
+ * second's worth of burst); a capacity of 0 = no limit.
  *
  * @example
  * ```ts
@@ -25,14 +26,15 @@ export class TokenBucket {
   #stamp: number;
 
   /**
-   * @param ratePerSecond messages per second and burst size; 0 turns the limit off.
-   * @param now a monotonic clock in ms. @default performance.now
+   * @param capacity burst size (and, by default, tokens per second); 0 turns the limit off.
+   * @param now a clock in ms. @default performance.now
+   * @param refillPerSecond tokens added per second. @default capacity
    */
-  constructor(ratePerSecond: number, now: () => number = () => performance.now()) {
-    this.#capacity = ratePerSecond;
-    this.#perMs = ratePerSecond / 1000;
+  constructor(capacity: number, now: () => number = () => performance.now(), refillPerSecond = capacity) {
+    this.#capacity = capacity;
+    this.#perMs = refillPerSecond / 1000;
     this.#now = now;
-    this.#tokens = ratePerSecond;
+    this.#tokens = capacity;
     this.#stamp = now();
   }
 

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ChannelPatterns } from "../../src/relay/channel_patterns.ts";
+import { ChannelPatterns } from "../../src/access/mod.ts";
 
 const matches = (patterns: string[], channel: string) => new ChannelPatterns(patterns).matches(channel);
 

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { AddressRateLimiter, TokenBucket } from "../../src/relay/rate_limit.ts";
+import { AddressRateLimiter, TokenBucket } from "../../src/access/mod.ts";
 
 /** A clock the test moves by hand. */
 function manualClock() {

@@ -4,10 +4,13 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConnectionLimiter } from "../../src/relay/connection_limits.ts";
+import { ConnectionLimiter } from "../../src/access/mod.ts";
+import { HttpServer } from "../../src/http/mod.ts";
 import { FakeConn } from "../support/fake_conn.ts";
 
 const HEADERS: [string, string][] = [["x-content-type-options", "nosniff"]];
+/** The relay refuses through its HTTP server, which adds the default headers. */
+const HTTP = new HttpServer(() => new Response("never called"), { defaultHeaders: HEADERS });
 
 function connFrom(address: string, secure = false): FakeConn {
   const conn = new FakeConn();
@@ -19,13 +22,13 @@ function connFrom(address: string, secure = false): FakeConn {
 /** What a runtime adapter does: `admit` on accept, `release` when the connection closes, refused or not. */
 function tryConnect(limiter: ConnectionLimiter, address: string, secure = false): FakeConn {
   const conn = connFrom(address, secure);
-  limiter.admit(conn, HEADERS);
+  limiter.admit(conn);
   return conn;
 }
 
 describe("ConnectionLimiter", () => {
   it("keeps a per-address cap of 2 after 12 tries while 2 are held, refused ones released as they close", () => {
-    const limiter = new ConnectionLimiter(100, 2);
+    const limiter = new ConnectionLimiter(100, 2, HTTP);
     const held: FakeConn[] = [];
     for (let i = 0; i < 12; i++) {
       const conn = tryConnect(limiter, "10.0.0.1");
@@ -38,7 +41,7 @@ describe("ConnectionLimiter", () => {
   });
 
   it("keeps the total cap after refused connections close", () => {
-    const limiter = new ConnectionLimiter(3, 100);
+    const limiter = new ConnectionLimiter(3, 100, HTTP);
     const held = [
       tryConnect(limiter, "10.0.0.1"),
       tryConnect(limiter, "10.0.0.2"),
@@ -53,7 +56,7 @@ describe("ConnectionLimiter", () => {
   });
 
   it("releases an admitted connection once, however often its close is reported", () => {
-    const limiter = new ConnectionLimiter(100, 1);
+    const limiter = new ConnectionLimiter(100, 1, HTTP);
     const first = tryConnect(limiter, "10.0.0.1");
     limiter.release(first);
     limiter.release(first);
@@ -64,7 +67,7 @@ describe("ConnectionLimiter", () => {
   });
 
   it("answers a refused plain connection with 503, Retry-After and the default headers, then ends it", () => {
-    const limiter = new ConnectionLimiter(100, 1);
+    const limiter = new ConnectionLimiter(100, 1, HTTP);
     tryConnect(limiter, "10.0.0.1");
     const refused = tryConnect(limiter, "10.0.0.1");
     assert.equal(refused.ended, true);
@@ -75,7 +78,7 @@ describe("ConnectionLimiter", () => {
   });
 
   it("closes a refused TLS connection without writing (no handshake yet: a plaintext 503 would be garbage)", () => {
-    const limiter = new ConnectionLimiter(100, 1);
+    const limiter = new ConnectionLimiter(100, 1, HTTP);
     tryConnect(limiter, "10.0.0.1", true);
     const refused = tryConnect(limiter, "10.0.0.1", true);
     assert.equal(refused.closed, true);

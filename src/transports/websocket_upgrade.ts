@@ -3,7 +3,8 @@
  * handshake is validated (RFC 6455 §4.2.1), the 101 is registered with the HTTP layer through `c.env.upgrade`,
  * and the events reach the app as `WSContext`s, so relay code reads like any Hono WebSocket app.
  *
- * `ws.raw` is our {@link WebSocketConnection}: the fan-out writes pre-encoded frames with `ws.raw.sendFrame`.
+ * `ws.raw` is our {@link WebSocketConnection}: the transport (`websocket.ts`) writes pre-encoded frames with
+ * `ws.raw.sendFrame`.
  * @module
  */
 import type { Context } from "hono";
@@ -16,6 +17,7 @@ import {
   type WSReadyState,
 } from "hono/ws";
 import type { RequestInfo } from "../http/mod.ts";
+import { apiError } from "../protocol/mod.ts";
 import {
   validateHandshake,
   WebSocketConnection,
@@ -129,29 +131,23 @@ export function acceptWebSocket(
   const info = c.env as RequestInfo;
   if (info.httpVersion !== "1.1") {
     // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
-    return c.json({ error: "bad_handshake", message: "a WebSocket handshake needs HTTP/1.1" }, 400);
+    return apiError("bad_handshake", "a WebSocket handshake needs HTTP/1.1");
   }
   const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
     protocols: options.protocols ?? [],
   });
   if (!handshake.ok) {
-    return c.json(
-      { error: "bad_handshake", message: handshake.reason },
-      handshake.status as 400,
-      Object.fromEntries(handshake.headers),
-    );
+    // 426 names the versions we speak in Sec-WebSocket-Version (RFC 6455 §4.4).
+    const code = handshake.status === 426 ? "upgrade_required" : "bad_handshake";
+    return apiError(code, handshake.reason, Object.fromEntries(handshake.headers));
   }
   if (
     handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
   ) {
-    return c.json(
-      {
-        error: "bad_handshake",
-        message: `none of the offered subprotocols is supported (supported: ${
-          (options.protocols ?? []).join(", ")
-        })`,
-      },
-      400,
+    const supported = (options.protocols ?? []).join(", ");
+    return apiError(
+      "bad_handshake",
+      `none of the offered subprotocols is supported (supported: ${supported})`,
     );
   }
   const protocol = handshake.protocol;

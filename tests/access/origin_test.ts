@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { originPolicy } from "../../src/relay/origin.ts";
+import { originPolicy } from "../../src/access/mod.ts";
 
 const OWN = "http://relay.example:8080";
 

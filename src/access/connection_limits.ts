@@ -5,7 +5,13 @@
  * nothing readable can be sent before its handshake.
  * @module
  */
+import { HttpError, STATUS } from "../http/mod.ts";
 import type { Conn } from "../runtime/mod.ts";
+
+/** What answers a refused plain connection: the HTTP server's own error response (`HttpServer.refuse`). */
+export interface ConnectionRefuser {
+  refuse(conn: Conn, error: HttpError, retryAfterSeconds?: number): void;
+}
 
 /** Seconds a refused client is asked to wait. */
 const RETRY_AFTER_SECONDS = 5;
@@ -25,9 +31,12 @@ export class ConnectionLimiter {
   /** Connections refused so far. */
   refused = 0;
 
-  constructor(maxTotal: number, maxPerAddress: number) {
+  readonly #refuser: ConnectionRefuser;
+
+  constructor(maxTotal: number, maxPerAddress: number, refuser: ConnectionRefuser) {
     this.#maxTotal = maxTotal;
     this.#maxPerAddress = maxPerAddress;
+    this.#refuser = refuser;
   }
 
   get total(): number {
@@ -35,7 +44,7 @@ export class ConnectionLimiter {
   }
 
   /** Counts `conn` in, or refuses it (a 503, or a plain close under TLS) and returns false. */
-  admit(conn: Conn, headers: readonly [string, string][]): boolean {
+  admit(conn: Conn): boolean {
     const count = this.#perAddress.get(conn.remoteAddress) ?? 0;
     if (this.#total >= this.#maxTotal || count >= this.#maxPerAddress) {
       this.refused++;
@@ -43,10 +52,13 @@ export class ConnectionLimiter {
         conn.close();
         return false;
       }
-      refuse(
+      const message = this.#total >= this.#maxTotal
+        ? "too many connections"
+        : "too many connections from your address";
+      this.#refuser.refuse(
         conn,
-        headers,
-        this.#total >= this.#maxTotal ? "too many connections" : "too many connections from your address",
+        new HttpError(STATUS.ServiceUnavailable, "unavailable", message),
+        RETRY_AFTER_SECONDS,
       );
       return false;
     }
@@ -65,18 +77,4 @@ export class ConnectionLimiter {
     else this.#perAddress.set(conn.remoteAddress, count - 1);
     this.#total--;
   }
-}
-
-function refuse(conn: Conn, headers: readonly [string, string][], message: string): void {
-  const body = JSON.stringify({ error: "unavailable", message });
-  const lines = [
-    "HTTP/1.1 503 Service Unavailable",
-    `retry-after: ${RETRY_AFTER_SECONDS}`,
-    "connection: close",
-    "content-type: application/json",
-    `content-length: ${body.length}`,
-    ...headers.map(([name, value]) => `${name}: ${value}`),
-  ];
-  conn.write(new TextEncoder().encode(lines.join("\r\n") + "\r\n\r\n" + body));
-  conn.end();
 }

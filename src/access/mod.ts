@@ -1,0 +1,23 @@
+/**
+ * Who may do what: tokens and their channel permissions, the Origin policy and CORS, rate limits, connection
+ * caps, and the secure headers every response carries.
+ * @module
+ */
+export {
+  type Authenticator,
+  type AuthResult,
+  DEFAULT_CLOCK_SKEW_MS,
+  extractToken,
+  OPEN_ACCESS,
+  OPEN_AUTHENTICATOR,
+  type Permissions,
+  TokenVerifier,
+  type TokenVerifierOptions,
+  watchExpiry,
+} from "./auth.ts";
+export { ChannelPatterns } from "./channel_patterns.ts";
+export { ConnectionLimiter, type ConnectionRefuser } from "./connection_limits.ts";
+export { corsPolicy } from "./cors.ts";
+export { originPolicy, type OriginPolicyOptions, type OriginVerdict } from "./origin.ts";
+export { AddressRateLimiter, DEFAULT_MAX_MESSAGES_PER_SECOND, TokenBucket } from "./rate_limit.ts";
+export { API_CSP, securityHeaderList } from "./secure_headers.ts";

@@ -1,0 +1,8 @@
+/**
+ * The relay's wire format, shared by the server and its clients: the `relay.v1` envelope protocol, the HTTP
+ * API's error codes, and the channel-name rule. Imports nothing.
+ * @module
+ */
+export * from "./envelope.ts";
+export { API_ERROR, apiError, type ApiErrorCode } from "./api_error.ts";
+export { CHANNEL_RULE } from "./channel_rule.ts";
