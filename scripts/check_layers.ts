@@ -50,7 +50,7 @@ export const LAYER_RULES: LayerRules = {
   },
   packageOwners: {
     hono: ["access", "app", "transports"],
-    ioredis: ["pubsub"],
+    ioredis: ["pubsub/redis"],
   },
   runtimeGlobals: ["runtime"],
 };

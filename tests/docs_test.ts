@@ -5,7 +5,7 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { FLAGS, parseDuration, parseSize } from "../src/config.ts";
 
@@ -54,5 +54,70 @@ describe("README", () => {
         assert.equal(written, readmeDefault(spec), `README default of --${flag}`);
       }
     }
+  });
+});
+
+/** The doc whose file table lists each folder's files (folders not named here fall to their parent's doc). */
+const DOC_OF_FOLDER: Readonly<Record<string, string>> = {
+  "": "docs/relay.md",
+  util: "docs/relay.md",
+  protocol: "docs/relay.md",
+  access: "docs/relay.md",
+  relay: "docs/relay.md",
+  transports: "docs/relay.md",
+  app: "docs/relay.md",
+  runtime: "docs/runtime.md",
+  http: "docs/http.md",
+  websocket: "docs/websocket.md",
+  pubsub: "docs/pubsub.md",
+  "pubsub/redis": "docs/redis.md",
+};
+
+/** Every `.ts` file under `src/`, as `folder/name.ts` relative to `src/`. */
+function sourceFiles(folder = ""): string[] {
+  const files: string[] = [];
+  for (const name of readdirSync(join(ROOT, "src", folder)).sort()) {
+    const path = folder === "" ? name : `${folder}/${name}`;
+    if (statSync(join(ROOT, "src", path)).isDirectory()) files.push(...sourceFiles(path));
+    else if (name.endsWith(".ts")) files.push(path);
+  }
+  return files;
+}
+
+/**
+ * The table rows a doc gives a folder: in a doc with `### \`src/<folder>/\`` sections (docs/relay.md), the rows
+ * of that section; otherwise every row of the doc.
+ */
+function tableRowsFor(doc: string, folder: string): string[] {
+  const text = readFileSync(join(ROOT, doc), "utf8");
+  const heading = folder === "" ? "### `src/`" : `### \`src/${folder}/\``;
+  let scope = text;
+  if (text.includes("\n### `src/")) {
+    const start = text.indexOf(`\n${heading}\n`);
+    if (start === -1) return [];
+    const next = text.indexOf("\n#", start + heading.length + 2);
+    scope = text.slice(start, next === -1 ? undefined : next);
+  }
+  return scope.split("\n").filter((line) => line.startsWith("|"));
+}
+
+describe("docs", () => {
+  it("list every file of src/ in the file table of its folder's doc", () => {
+    const missing: string[] = [];
+    for (const path of sourceFiles()) {
+      const slash = path.lastIndexOf("/");
+      const folder = slash === -1 ? "" : path.slice(0, slash);
+      const name = path.slice(slash + 1);
+      const doc = DOC_OF_FOLDER[folder];
+      if (doc === undefined) {
+        missing.push(`src/${path}: folder src/${folder}/ has no doc in DOC_OF_FOLDER`);
+        continue;
+      }
+      const rows = tableRowsFor(doc, folder);
+      if (!rows.some((row) => row.startsWith(`| \`${name}\``) || row.includes(`| \`src/${path}\``))) {
+        missing.push(`src/${path} is not in a file table of ${doc}`);
+      }
+    }
+    assert.deepEqual(missing, []);
   });
 });

@@ -21,11 +21,12 @@ export {
 export { MEMORY_BROKER_DEFAULTS, MemoryBroker, type MemoryBrokerOptions } from "./memory_broker.ts";
 export {
   BrokerUnavailableError,
+  parseRedisUrl,
   REDIS_BROKER_DEFAULTS,
   RedisBroker,
   type RedisBrokerOptions,
-} from "./redis_broker.ts";
-export { parseRedisUrl, type RedisEndpoint } from "./redis_url.ts";
+  type RedisEndpoint,
+} from "./redis/mod.ts";
 export { recover, type Recovery } from "./recovery.ts";
 export type { SubscribedState } from "./replay_buffer.ts";
 export {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseRedisUrl } from "../../src/pubsub/mod.ts";
+import { parseRedisUrl } from "../../../src/pubsub/mod.ts";
 
 describe("parseRedisUrl", () => {
   it("reads host, port, TLS, credentials and database from a redis:// or rediss:// URL", () => {

@@ -3,10 +3,10 @@
  * pub/sub messages back in order before they reach them.
  * @module
  */
-import type { BrokerListener } from "./broker.ts";
-import type { ChannelMessage, ChannelState } from "./message.ts";
-import type { ChannelKeys } from "./redis_scripts.ts";
-import { ChannelSequencer, type FetchResult, type SequencerOptions } from "./redis_sequencer.ts";
+import type { BrokerListener } from "../broker.ts";
+import type { ChannelMessage, ChannelState } from "../message.ts";
+import type { ChannelKeys } from "./scripts.ts";
+import { ChannelSequencer, type FetchResult, type SequencerOptions } from "./sequencer.ts";
 
 /** What a subscribed channel needs from its broker. */
 export interface ChannelHost {

@@ -11,7 +11,7 @@
  * No I/O of its own: reads go through `fetch`, so the ordering rules are tested without Redis.
  * @module
  */
-import type { ChannelMessage, ChannelState } from "./message.ts";
+import type { ChannelMessage, ChannelState } from "../message.ts";
 
 /** What a read of the channel's stream found (one atomic read: state and history agree). */
 export interface FetchResult {

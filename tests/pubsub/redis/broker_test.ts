@@ -13,9 +13,9 @@ import {
   recover,
   RedisBroker,
   type RedisBrokerOptions,
-} from "../../src/pubsub/mod.ts";
-import { freePort, type RedisServer, startRedis } from "../support/redis_server.ts";
-import { RecordingSubscriber } from "./support.ts";
+} from "../../../src/pubsub/mod.ts";
+import { freePort, type RedisServer, startRedis } from "../../support/redis_server.ts";
+import { RecordingSubscriber } from "../support.ts";
 
 let unique = 0;
 const channelName = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${unique++}`;

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { ChannelMessage, ChannelState } from "../../src/pubsub/mod.ts";
-import { ChannelSequencer, type FetchResult } from "../../src/pubsub/redis_sequencer.ts";
+import type { ChannelMessage, ChannelState } from "../../../src/pubsub/mod.ts";
+import { ChannelSequencer, type FetchResult } from "../../../src/pubsub/redis/sequencer.ts";
 
 const msg = (seq: number, epoch = "e1"): ChannelMessage => ({
   channel: "c",

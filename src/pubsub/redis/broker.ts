@@ -1,7 +1,7 @@
 /**
  * The multi-node broker: sequence numbers, epochs and history live in Redis, so every relay node sharing one
  * Redis sees one order and one history per channel, and a client can resume on any node. Layout and scripts in
- * `redis_scripts.ts`, ordering of live messages in `redis_sequencer.ts`.
+ * `scripts.ts`, ordering of live messages in `sequencer.ts`.
  * @module
  */
 import type { Buffer } from "node:buffer";
@@ -15,14 +15,14 @@ import {
   coversSince,
   type HistoryOptions,
   type HistoryResult,
-} from "./broker.ts";
-import type { ChannelMessage, ChannelState } from "./message.ts";
-import { SubscribedChannel } from "./redis_channel.ts";
-import { createCommandClient, createSubscriberClient, type ScriptClient } from "./redis_clients.ts";
-import { decodeBody, decodePayload, encodeData } from "./redis_codec.ts";
-import { type ChannelKeys, channelKeys } from "./redis_scripts.ts";
-import type { FetchResult } from "./redis_sequencer.ts";
-import { parseRedisUrl } from "./redis_url.ts";
+} from "../broker.ts";
+import type { ChannelMessage, ChannelState } from "../message.ts";
+import { SubscribedChannel } from "./channel.ts";
+import { createCommandClient, createSubscriberClient, type ScriptClient } from "./clients.ts";
+import { decodeBody, decodePayload, encodeData } from "./codec.ts";
+import { type ChannelKeys, channelKeys } from "./scripts.ts";
+import type { FetchResult } from "./sequencer.ts";
+import { parseRedisUrl } from "./url.ts";
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {

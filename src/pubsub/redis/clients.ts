@@ -7,13 +7,13 @@
  */
 import { Redis, type RedisOptions } from "ioredis";
 import type { Buffer } from "node:buffer";
-import type { RedisEndpoint } from "./redis_url.ts";
-import { EVICT_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT } from "./redis_scripts.ts";
+import type { RedisEndpoint } from "./url.ts";
+import { EVICT_SCRIPT, PUBLISH_SCRIPT, READ_SCRIPT } from "./scripts.ts";
 
 /** An argument of a script call. */
 export type RedisArg = string | number | Buffer;
 
-/** The command connection with the broker's scripts (see `redis_scripts.ts` for their arguments). */
+/** The command connection with the broker's scripts (see `scripts.ts` for their arguments). */
 export interface ScriptClient {
   readonly status: string;
   relayPublish(...args: RedisArg[]): Promise<[number, string, number, number]>;

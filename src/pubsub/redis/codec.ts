@@ -1,11 +1,11 @@
 /**
  * Turns channel messages into Redis arguments and Redis replies back into {@link ChannelMessage}s, byte-exact
- * (layout in `redis_scripts.ts`: a body is `<seq>:<publishedAt>:<t|b><data>`, a pub/sub payload is
+ * (layout in `scripts.ts`: a body is `<seq>:<publishedAt>:<t|b><data>`, a pub/sub payload is
  * `<epoch>:<body>`).
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { ChannelMessage } from "./message.ts";
+import type { ChannelMessage } from "../message.ts";
 
 const COLON = 0x3a;
 const TEXT = 0x74; // "t"
