@@ -8,6 +8,9 @@
 /** Default `--max-messages-per-second`. */
 export const DEFAULT_MAX_MESSAGES_PER_SECOND = 1000;
 
+/** The buckets' default clock: monotonic, so a step of the wall clock neither refills nor drains them. */
+export const monotonicNow = (): number => performance.now();
+
 /**
  * A token bucket of `capacity` tokens refilled continuously at `refillPerSecond` (by default `capacity`: one
  * second's worth of burst); a capacity of 0 = no limit.
@@ -27,10 +30,10 @@ export class TokenBucket {
 
   /**
    * @param capacity burst size (and, by default, tokens per second); 0 turns the limit off.
-   * @param now a clock in ms. @default performance.now
+   * @param now a clock in ms. @default monotonicNow
    * @param refillPerSecond tokens added per second. @default capacity
    */
-  constructor(capacity: number, now: () => number = () => performance.now(), refillPerSecond = capacity) {
+  constructor(capacity: number, now: () => number = monotonicNow, refillPerSecond = capacity) {
     this.#capacity = capacity;
     this.#perMs = refillPerSecond / 1000;
     this.#now = now;
@@ -81,9 +84,9 @@ export class AddressRateLimiter {
 
   /**
    * @param ratePerSecond messages per second and burst per address; 0 turns the limit off.
-   * @param now a monotonic clock in ms. @default performance.now
+   * @param now a monotonic clock in ms. @default monotonicNow
    */
-  constructor(ratePerSecond: number, now: () => number = () => performance.now()) {
+  constructor(ratePerSecond: number, now: () => number = monotonicNow) {
     this.#ratePerSecond = ratePerSecond;
     this.#now = now;
     this.#swept = now();

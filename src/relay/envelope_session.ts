@@ -19,7 +19,7 @@ import {
   subscribedEnvelope,
   unsubscribedEnvelope,
 } from "../protocol/mod.ts";
-import { TokenBucket } from "../access/mod.ts";
+import { monotonicNow, TokenBucket } from "../access/mod.ts";
 import { type Relay, settle } from "./fanout.ts";
 import { END_REASON, type Outbound, type Wire } from "./outbound.ts";
 import { Session } from "./session.ts";
@@ -31,7 +31,6 @@ import type { SessionPolicy } from "./session_guard.ts";
  */
 const ERROR_BUDGET = 20;
 const ERROR_REFILL_PER_SECOND = 1;
-const wallClock = (): number => Date.now();
 
 /**
  * How often a `subscribe` with `since` that waits for the previous replay to drain checks again, in ms. A
@@ -203,7 +202,7 @@ export class EnvelopeSession extends Session {
 
   /** Replies with an `error`, and fails the connection (policy) once it has spent its error budget. */
   #reject(error: CommandError): void {
-    this.#errorBudget ??= new TokenBucket(ERROR_BUDGET, wallClock, ERROR_REFILL_PER_SECOND);
+    this.#errorBudget ??= new TokenBucket(ERROR_BUDGET, monotonicNow, ERROR_REFILL_PER_SECOND);
     this.relay.reply(this, errorEnvelope(error));
     if (!this.#errorBudget.take()) this.out.fail(END_REASON.Policy, "too many invalid commands");
   }

@@ -16,9 +16,6 @@ export interface SessionPolicy {
   maxMessageBytes: number;
 }
 
-/** The rate limit's clock, shared by every bucket (a default argument would be a closure per bucket). */
-const monotonicNow = (): number => performance.now();
-
 /** Enforces a {@link SessionPolicy} on one connection. */
 export class SessionGuard {
   readonly permissions: Permissions;
@@ -31,9 +28,7 @@ export class SessionGuard {
   constructor(out: Outbound, policy: SessionPolicy) {
     this.#out = out;
     this.permissions = policy.permissions;
-    this.#bucket = policy.maxMessagesPerSecond > 0
-      ? new TokenBucket(policy.maxMessagesPerSecond, monotonicNow)
-      : null;
+    this.#bucket = policy.maxMessagesPerSecond > 0 ? new TokenBucket(policy.maxMessagesPerSecond) : null;
   }
 
   /** Starts the expiry timer; call once the session is set up (it may end the connection at once). */
