@@ -27,7 +27,7 @@ import {
 
 /** Options of one upgrade. */
 export interface UpgradeOptions {
-  /** Subprotocols this route speaks, in order of preference; a client offer is matched against them. */
+  /** Subprotocols this route speaks, in no particular order: the first one the client offers wins (§4.2.2). */
   protocols?: readonly string[];
   /** When the client offers subprotocols and none is ours: refuse with 400 (true) or serve without one. */
   requireKnownProtocol?: boolean;
@@ -135,20 +135,12 @@ export function acceptWebSocket(
   }
   const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
     protocols: options.protocols ?? [],
+    requireKnownProtocol: options.requireKnownProtocol,
   });
   if (!handshake.ok) {
     // 426 names the versions we speak in Sec-WebSocket-Version (RFC 6455 §4.4).
     const code = handshake.status === 426 ? "upgrade_required" : "bad_handshake";
     return apiError(code, handshake.reason, Object.fromEntries(handshake.headers));
-  }
-  if (
-    handshake.offeredProtocols.length > 0 && handshake.protocol === null && options.requireKnownProtocol
-  ) {
-    const supported = (options.protocols ?? []).join(", ");
-    return apiError(
-      "bad_handshake",
-      `none of the offered subprotocols is supported (supported: ${supported})`,
-    );
   }
   const protocol = handshake.protocol;
   const limits = options.limits;

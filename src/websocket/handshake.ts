@@ -12,10 +12,12 @@ export interface HandshakeOptions {
   /** Subprotocols the server speaks, in no particular order; the client's order decides (§4.2.2). */
   protocols: readonly string[];
   /**
-   * Refuse (400) when no offered subprotocol is in `protocols`, including when the client offered none.
+   * Refuse (400) when the client offers subprotocols and none of them is in `protocols`: such a client expects
+   * a protocol we do not speak and would misread our messages. A client that offers none is served without
+   * one (§4.2.2 allows answering without `Sec-WebSocket-Protocol`).
    * @default false
    */
-  requireProtocol?: boolean;
+  requireKnownProtocol?: boolean;
 }
 
 /** A valid upgrade request: send `101 Switching Protocols` with `headers`. */
@@ -114,7 +116,11 @@ export function validateHandshake(
   // §4.2.2 item 5.4: the first offered subprotocol the server supports (names compare case-sensitively).
   const offeredProtocols = parseTokenList(headers.get("sec-websocket-protocol"));
   const protocol = offeredProtocols.find((name) => options.protocols.includes(name)) ?? null;
-  if (protocol === null && options.requireProtocol) return refuse("no offered subprotocol is supported");
+  if (protocol === null && offeredProtocols.length > 0 && options.requireKnownProtocol) {
+    return refuse(
+      `none of the offered subprotocols is supported (supported: ${options.protocols.join(", ")})`,
+    );
+  }
 
   const accept = acceptKey(key);
   const responseHeaders: [string, string][] = [

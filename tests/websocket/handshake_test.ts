@@ -146,15 +146,19 @@ describe("handshake subprotocol selection", () => {
     assert.equal(accepted(request({ "Sec-WebSocket-Protocol": "Relay.V1" }), options).protocol, null);
   });
 
-  it("validateHandshake leaves the protocol null when nothing matches, unless one is required", () => {
+  it("validateHandshake leaves the protocol null when nothing matches, unless a known one is required", () => {
     const result = accepted(request({ "Sec-WebSocket-Protocol": "mqtt" }), options);
     assert.equal(result.protocol, null);
     assert.ok(result.headers.every(([name]) => name !== "Sec-WebSocket-Protocol"));
-    assert.equal(
-      refusal("GET", request({ "Sec-WebSocket-Protocol": "mqtt" }), { ...options, requireProtocol: true })
-        .status,
-      400,
-    );
-    assert.equal(refusal("GET", request(), { ...options, requireProtocol: true }).status, 400);
+    const strict = { ...options, requireKnownProtocol: true };
+    const refused = refusal("GET", request({ "Sec-WebSocket-Protocol": "mqtt" }), strict);
+    assert.equal(refused.status, 400);
+    assert.match(refused.reason, /supported: relay\.v1, chat/);
+  });
+
+  it("validateHandshake with requireKnownProtocol serves a client that offers no subprotocol, without one", () => {
+    const result = accepted(request(), { ...options, requireKnownProtocol: true });
+    assert.equal(result.protocol, null);
+    assert.ok(result.headers.every(([name]) => name !== "Sec-WebSocket-Protocol"));
   });
 });
