@@ -12,7 +12,7 @@ import {
   MemoryBroker,
   type Subscriber,
 } from "../../src/pubsub/mod.ts";
-import { AsyncBroker, RecordingSubscriber } from "./support.ts";
+import { AsyncBroker, RecordingSubscriber } from "../support/fake_broker.ts";
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 

@@ -15,7 +15,7 @@ import {
   type RedisBrokerOptions,
 } from "../../../src/pubsub/mod.ts";
 import { freePort, type RedisServer, startRedis } from "../../support/redis_server.ts";
-import { RecordingSubscriber } from "../support.ts";
+import { RecordingSubscriber } from "../../support/fake_broker.ts";
 
 let unique = 0;
 const channelName = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${unique++}`;
