@@ -19,10 +19,5 @@ export { ChannelPatterns } from "./channel_patterns.ts";
 export { ConnectionLimiter, type ConnectionRefuser } from "./connection_limits.ts";
 export { corsPolicy } from "./cors.ts";
 export { originPolicy, type OriginPolicyOptions, type OriginVerdict } from "./origin.ts";
-export {
-  AddressRateLimiter,
-  DEFAULT_MAX_MESSAGES_PER_SECOND,
-  monotonicNow,
-  TokenBucket,
-} from "./rate_limit.ts";
+export { AddressRateLimiter, monotonicNow, TokenBucket } from "./rate_limit.ts";
 export { API_CSP, securityHeaderList } from "./secure_headers.ts";

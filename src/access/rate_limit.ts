@@ -5,9 +5,6 @@
  * @module
  */
 
-/** Default `--max-messages-per-second`. */
-export const DEFAULT_MAX_MESSAGES_PER_SECOND = 1000;
-
 /** The buckets' default clock: monotonic, so a step of the wall clock neither refills nor drains them. */
 export const monotonicNow = (): number => performance.now();
 

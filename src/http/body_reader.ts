@@ -32,7 +32,7 @@ export function isMarkedStream(response: Response): boolean {
 }
 
 /** Collected-at-once bytes beyond which the body is streamed instead of buffered. */
-export const IMMEDIATE_BODY_BYTES = 64 * 1024;
+const IMMEDIATE_BODY_BYTES = 64 * 1024;
 
 const TIMED_OUT = Symbol("timed out");
 let tick: Promise<typeof TIMED_OUT> | null = null;

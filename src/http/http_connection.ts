@@ -46,7 +46,7 @@ const BODY = 4;
 const SEND = 5;
 
 /** Buffered bytes of later pipelined requests past which we stop reading until it is their turn. */
-export const PIPELINE_PAUSE_BYTES = 64 * 1024;
+const PIPELINE_PAUSE_BYTES = 64 * 1024;
 /** How many times per `sendTimeoutMs` a blocked response checks whether the peer took any bytes. */
 const SEND_CHECKS_PER_TIMEOUT = 4;
 

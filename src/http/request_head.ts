@@ -162,7 +162,7 @@ export function parseRequestHead(
 }
 
 /** GET and HEAD compared as `Request` normalizes methods (case-insensitively). */
-export function isGetOrHead(method: string): boolean {
+function isGetOrHead(method: string): boolean {
   if (method.length === 3) return method === "GET" || method.toUpperCase() === "GET";
   if (method.length === 4) return method === "HEAD" || method.toUpperCase() === "HEAD";
   return false;

@@ -157,7 +157,7 @@ let dateSecond = -1;
 let dateLine = "";
 
 /** The `date` header line (RFC 9110 §6.6.1), rebuilt at most once a second. */
-export function dateHeaderLine(now: number = Date.now()): string {
+function dateHeaderLine(now: number = Date.now()): string {
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;

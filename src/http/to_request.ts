@@ -9,7 +9,7 @@ import type { RequestHead } from "./request_head.ts";
 import { STATUS } from "./status.ts";
 
 /** Host used in the URL of an HTTP/1.0 request that sent no Host header. */
-export const FALLBACK_HOST = "localhost";
+const FALLBACK_HOST = "localhost";
 
 /** The methods the server hands to the app; any other gets 501. */
 export const KNOWN_METHODS: ReadonlySet<string> = new Set([

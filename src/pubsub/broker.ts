@@ -84,7 +84,10 @@ export class BrokerFullError extends Error {
  * failures reject); see {@link MaybePromise}. Callers that are not on a hot path just `await`.
  */
 export interface Broker {
-  /** Random id of this node, stable for the broker's life (for logs and echo suppression across nodes). */
+  /**
+   * Random id of this node, stable for the broker's life, to tell nodes apart in logs and tools (the Redis
+   * broker names its connections `edge-relay-<first 8 characters>`, shown by `CLIENT LIST`).
+   */
   readonly nodeId: string;
   /**
    * Assigns the channel's next `seq` (cluster-wide for Redis), stores the message in history, and delivers it to

@@ -17,11 +17,6 @@ export class MessageAssembler {
   #bytes = 0;
   #utf8 = UTF8_ACCEPT;
 
-  /** Payload bytes held for the unfinished message. */
-  get heldBytes(): number {
-    return this.#bytes;
-  }
-
   /** Starts a message (first frame's opcode Text or Binary). */
   begin(text: boolean): void {
     this.#text = text;
