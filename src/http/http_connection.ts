@@ -78,7 +78,8 @@ class Exchange implements RequestInfo {
   }
 }
 
-const INTERNAL_ERROR = new HttpError(STATUS.InternalServerError, "internal_error", "Internal server error");
+/** The code is the relay API's own for a 500 (`API_ERROR.internal`): a client sees one code for one failure. */
+const INTERNAL_ERROR = new HttpError(STATUS.InternalServerError, "internal", "Internal server error");
 
 export class HttpConnection implements ConnHandler {
   readonly conn: Conn;

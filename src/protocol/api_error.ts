@@ -29,7 +29,7 @@ export const API_ERROR = {
   too_large: 413,
   /** Past `--max-messages-per-second` for this client address. */
   rate_limited: 429,
-  /** A bug: logged, never detailed to the client. */
+  /** A bug: logged, never detailed to the client (the HTTP layer answers a failed handler with it too). */
   internal: 500,
   /** The broker cannot store or read now, a budget is full, or a connection cap is reached. */
   unavailable: 503,

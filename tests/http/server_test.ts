@@ -4,6 +4,7 @@ import type { Conn, ConnHandler } from "../../src/runtime/conn.ts";
 import { serveHttp } from "../../src/http/server.ts";
 import { streamResponse } from "../../src/http/body_reader.ts";
 import type { HttpHandler, HttpServerOptions, RequestInfo } from "../../src/http/types.ts";
+import { API_ERROR, type ApiErrorCode } from "../../src/protocol/mod.ts";
 import { FakeConn } from "../support/fake_conn.ts";
 import { bytes, controlledStream, latin1, readResponses, settle, until } from "./support.ts";
 
@@ -395,7 +396,9 @@ describe("serveHttp errors", () => {
     await until(() => readResponses(conn.text()).length === 3);
     const [a, b, c] = readResponses(conn.text());
     assert.deepEqual([a.status, b.status, c.status], [500, 500, 200]);
-    assert.deepEqual(JSON.parse(a.body), { error: "internal_error", message: "Internal server error" });
+    assert.deepEqual(JSON.parse(a.body), { error: "internal", message: "Internal server error" });
+    // One code for one 500, wherever it comes from: the app's table answers a 500 with the same code.
+    assert.equal(API_ERROR[JSON.parse(a.body).error as ApiErrorCode], 500);
     assert.equal(a.get("content-type"), "application/json");
     assert.equal(a.get("content-security-policy"), "default-src 'none'");
     assert.equal(c.body, "fine");
