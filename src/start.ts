@@ -119,7 +119,9 @@ async function createAuthenticator(
   try {
     return await TokenVerifier.create({ secret: config.jwtSecret, publicKeyPem });
   } catch (error) {
-    throw new Error(`--jwt-public-key: ${(error as Error).message}`);
+    // Name the flag(s) that configured the keys; with both, the message itself says which key failed.
+    const flags = [config.jwtSecret !== null && "--jwt-secret", publicKeyPem !== null && "--jwt-public-key"];
+    throw new Error(`${flags.filter(Boolean).join(", ")}: ${(error as Error).message}`);
   }
 }
 
