@@ -16,13 +16,14 @@ export function concatBytes(parts: readonly Uint8Array[], total: number): Uint8A
   return out;
 }
 
+/** The slabs outgoing messages are cut from, shared by every connection. */
+const messages = new SlabAllocator();
+
 /**
  * A fresh buffer of `length` bytes for an outgoing message; small ones are cut from a shared slab (see
  * `src/util/slab.ts`). A slab lives while any of its messages is still queued on a connection, so a stalled
  * connection pins at most one slab per queued small message.
  */
-const messages = new SlabAllocator();
-
 export function allocMessage(length: number): Uint8Array {
   return messages.alloc(length);
 }
