@@ -37,7 +37,7 @@ export interface LayerRules {
 export const LAYER_RULES: LayerRules = {
   layers: {
     "": { mayImport: "*" },
-    runtime: { mayImport: [] },
+    runtime: { mayImport: ["util"] },
     util: { mayImport: [] },
     protocol: { mayImport: [] },
     http: { mayImport: ["runtime", "util"] },

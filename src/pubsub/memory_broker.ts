@@ -15,6 +15,7 @@ import {
 } from "./broker.ts";
 import { HistoryRing, retainedBytes } from "./history_ring.ts";
 import type { ChannelMessage, ChannelState } from "./message.ts";
+import { randomId } from "../util/mod.ts";
 
 /** Options of {@link MemoryBroker}. */
 export interface MemoryBrokerOptions {
@@ -63,11 +64,6 @@ export const MEMORY_BROKER_DEFAULTS = Object.freeze({
 interface ChannelRecord extends ChannelState {
   readonly history: HistoryRing;
   readonly listeners: Set<BrokerListener>;
-}
-
-/** 16 random bytes as hex: node ids and epochs. */
-function randomId(): string {
-  return crypto.getRandomValues(new Uint8Array(16)).toHex();
 }
 
 function checkNumber(name: string, value: number, integer: boolean, min = 0): void {

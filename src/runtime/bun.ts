@@ -8,15 +8,20 @@
  * reports `drain`.
  * @module
  */
-import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
-import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
+import { type Conn, type ConnHandler, type Listener, type ListenOptions, NOOP_HANDLER } from "./conn.ts";
+import {
+  END_FLUSH_TIMEOUT_MS,
+  HIGH_WATER_MARK,
+  LINGER_BYTES,
+  LINGER_MS,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+} from "./limits.ts";
+import { toError } from "../util/mod.ts";
 
 /** Queued chunks smaller than this are copied together into one `socket.write` call of at most this size. */
 const COALESCE_BYTES = 64 * 1024;
 /** Bytes held for a paused connection when the runtime cannot stop reading; past it the connection is closed. */
 const MAX_HELD_BYTES = 1024 * 1024;
-/** @default 10000 ms, as on Deno. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Compact the consumed head of the write queue once it is this long (avoids O(n) `shift()` per chunk). */
 const QUEUE_COMPACT_AT = 1024;
 
@@ -63,8 +68,6 @@ interface BunApi {
     socket: BunSocketHandler;
   }): BunTcpListener;
 }
-
-const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
 
 /** Per-connection state bits, one number instead of a field per flag (idle connections stay small). */
 const FLAG = {
@@ -445,7 +448,7 @@ class BunConn implements Conn {
   /** A throwing handler must never kill the listener or another connection: it costs only this one. */
   #handlerThrew(error: unknown): void {
     console.error("edge-relay: connection handler threw:", error);
-    this.teardown(error instanceof Error ? error : new Error(String(error)));
+    this.teardown(toError(error));
   }
 }
 
@@ -468,7 +471,7 @@ export function listen(options: ListenOptions): Listener {
   const handshakeMs = options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
   const reportError = (error: unknown) => {
     try {
-      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      options.onError?.(toError(error));
     } catch { /* a logger must not break the accept path */ }
   };
   const accept = (conn: BunConn) => {

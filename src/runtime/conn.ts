@@ -25,6 +25,9 @@ export interface ConnHandler {
   close(error?: Error): void;
 }
 
+/** The handler a connection has until the protocol layer installs one: it ignores every event. */
+export const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
+
 /** One accepted TCP or TLS connection. */
 export interface Conn {
   /** Peer address as text (`127.0.0.1`, `::1`). */
@@ -75,7 +78,10 @@ export interface ListenOptions {
   port: number;
   /** PEM certificate chain and key: both present means TLS. */
   tls?: { cert: string; key: string };
-  /** Milliseconds a TLS client has, from accept, to finish its handshake before the socket is dropped. */
+  /**
+   * Milliseconds a TLS client has, from accept, to finish its handshake before the socket is dropped.
+   * @default 10000 (`TLS_HANDSHAKE_TIMEOUT_MS` in `limits.ts`)
+   */
   tlsHandshakeTimeoutMs?: number;
   /**
    * A connection was accepted. Called at TCP accept, for TLS before the handshake (data arrives only after it),

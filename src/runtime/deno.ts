@@ -6,17 +6,22 @@
  * grows only while reads fill it, then shrinks back once traffic is light again.
  * @module
  */
-import type { Conn, ConnHandler, Listener, ListenOptions } from "./conn.ts";
-import { END_FLUSH_TIMEOUT_MS, HIGH_WATER_MARK, LINGER_BYTES, LINGER_MS } from "./limits.ts";
-import { createTlsContext, TLS_HANDSHAKE_TIMEOUT_MS, TlsOverTcp } from "./deno_tls.ts";
+import { type Conn, type ConnHandler, type Listener, type ListenOptions, NOOP_HANDLER } from "./conn.ts";
+import {
+  END_FLUSH_TIMEOUT_MS,
+  HIGH_WATER_MARK,
+  LINGER_BYTES,
+  LINGER_MS,
+  TLS_HANDSHAKE_TIMEOUT_MS,
+} from "./limits.ts";
+import { createTlsContext, TlsOverTcp } from "./deno_tls.ts";
+import { toError } from "../util/mod.ts";
 
 /** Read buffer sizes: small while idle, grown (x4) while reads fill it. */
 const READ_BUFFER_MIN = 512;
 const READ_BUFFER_MAX = 256 * 1024;
 /** Largest joined write: corks a burst of frames into one write without pinning a whole backlog in flight. */
 const MAX_BATCH_BYTES = 256 * 1024;
-
-const NOOP_HANDLER: ConnHandler = { data() {}, end() {}, drain() {}, close() {} };
 
 type DenoConn = Deno.Conn | TlsOverTcp;
 
@@ -133,7 +138,7 @@ class DenoSocket implements Conn {
       try {
         n = await this.#conn.read(buffer);
       } catch (error) {
-        this.#teardown(error instanceof Error ? error : new Error(String(error)));
+        this.#teardown(toError(error));
         return;
       }
       if (this.#closed) return;
@@ -185,7 +190,7 @@ class DenoSocket implements Conn {
       }
     } catch (error) {
       this.#writing = false;
-      this.#teardown(error instanceof Error ? error : new Error(String(error)));
+      this.#teardown(toError(error));
       return;
     }
     this.#writing = false;
@@ -250,7 +255,7 @@ class DenoSocket implements Conn {
       fn();
     } catch (error) {
       console.error("edge-relay: connection handler threw:", error);
-      this.#teardown(error instanceof Error ? error : new Error(String(error)));
+      this.#teardown(toError(error));
     }
   }
 }
@@ -278,7 +283,7 @@ export function listen(options: ListenOptions): Listener {
   const handshakeMs = options.tlsHandshakeTimeoutMs ?? TLS_HANDSHAKE_TIMEOUT_MS;
   const reportError = (error: unknown) => {
     try {
-      options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      options.onError?.(toError(error));
     } catch { /* a logger must not break the accept path */ }
   };
   const handshakeEvents = { failed: reportError };

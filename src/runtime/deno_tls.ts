@@ -15,9 +15,8 @@
  */
 import { Duplex } from "node:stream";
 import tls from "node:tls";
+import { toError } from "../util/mod.ts";
 
-/** @default 10000 ms to finish the TLS handshake, counted from accept. */
-export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Bytes per read of the encrypted side: one TLS record at most (RFC 8446 §5.1: 2^14 plaintext bytes). */
 const WIRE_READ_BYTES = 16 * 1024;
 /**
@@ -191,7 +190,7 @@ export class TlsOverTcp {
         if (!this.#wire.push(buffer.slice(0, n)) && !this.#wanted) return;
       }
     } catch (error) {
-      if (!this.#closed) this.#fail(error instanceof Error ? error : new Error(String(error)));
+      if (!this.#closed) this.#fail(toError(error));
     } finally {
       this.#pumping = false;
     }

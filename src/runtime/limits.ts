@@ -21,3 +21,9 @@ export const LINGER_BYTES = 64 * 1024 * 1024;
  * reader of a big response gets all of it; only a peer that stopped reading is dropped.
  */
 export const END_FLUSH_TIMEOUT_MS = 30_000;
+
+/**
+ * Default `tlsHandshakeTimeoutMs`: how long a TLS client has, counted from accept, to finish its handshake
+ * before the connection is dropped, so a silent client cannot hold a connection (or a cap's place) forever.
+ */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;

@@ -9,6 +9,7 @@ import type { ProtocolError } from "./errors.ts";
 import { encodeBinary, encodeClose, encodePing, encodePong, encodeText } from "./frame_encoder.ts";
 import { type FrameEvents, FrameParser } from "./frame_parser.ts";
 import { Heartbeat } from "./heartbeat.ts";
+import { toError } from "../util/mod.ts";
 
 /** `readyState` values, as in the web `WebSocket` API. */
 export const READY_STATE = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
@@ -50,10 +51,6 @@ export type WebSocketConnectionOptions = Partial<WebSocketOptions> & {
 // Shared, immutable frames (a Conn never modifies what it is given).
 const PING_FRAME = encodePing();
 const EMPTY_CLOSE_FRAME = encodeClose();
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
 
 /**
  * One WebSocket connection, server side.

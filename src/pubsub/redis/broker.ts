@@ -23,6 +23,7 @@ import { decodeBody, decodePayload, encodeData } from "./codec.ts";
 import { type ChannelKeys, channelKeys } from "./scripts.ts";
 import type { FetchResult } from "./sequencer.ts";
 import { parseRedisUrl } from "./url.ts";
+import { randomId } from "../../util/mod.ts";
 
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
@@ -88,11 +89,6 @@ export class BrokerUnavailableError extends Error {
 
 /** Created channels a publish past `maxChannels` tries to evict before it is refused. */
 const EVICTION_CANDIDATES = 4;
-
-/** 16 random bytes as hex: node ids and epochs. */
-function randomId(): string {
-  return crypto.getRandomValues(new Uint8Array(16)).toHex();
-}
 
 /** Milliseconds as a Redis TTL argument; 0 = none. */
 function ttlArg(ms: number): number {
