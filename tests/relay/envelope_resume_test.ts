@@ -176,4 +176,53 @@ describe("EnvelopeSession resume", () => {
       session.closed();
     }
   });
+
+  // Known bug: when a resync replaces a join still in flight on an asynchronous broker (Redis), the replaced
+  // join settles (ChannelRegistry.join resolves for a join that `leave` cancelled) and its callback in
+  // EnvelopeSession.#join deletes the channel from #replaying, which the newer join had set: the newer join's
+  // replay then goes through Relay.deliver instead of Relay.replay, loses its exemption, and a replay past
+  // 2 × maxQueuedBytes closes the client as slow (seen: closed after 7 of 10 messages).
+  it("keeps the replay exemption of a resync sent while the previous join is still reading history", {
+    todo: "EnvelopeSession.#join: a cancelled join's settle clears #replaying of the join that replaced it",
+  }, async () => {
+    const broker = new AsyncBroker();
+    const r = new Relay(broker, { maxQueuedBytes: 300, maxChannelsPerConnection: 8 });
+    for (let i = 1; i <= 10; i++) broker.inner.publish("news", `${i}`.padEnd(60, "."));
+    const { out, session } = fakeClient((o) => new EnvelopeSession(r, o, ENVELOPE_TEST_WIRE, testPolicy()));
+    try {
+      subscribe(session, "news", 0);
+      subscribe(session, "news", 0); // in the same read: the first join is still in flight
+      await sleep(30);
+      assert.equal(out.open, true, "a resync is a replay, exempt in its turn");
+      assert.deepEqual(out.json().map((m) => m.seq), [10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    } finally {
+      session.closed();
+    }
+  });
+
+  // Known bug, same cause: when the replaced join fails (broker subscribe error), its error callback deletes
+  // the channel from #channels although the newer join succeeds: the client gets both `error unavailable` and
+  // `subscribed`, and once the session closes, leaveAll() does not leave that channel: the closed session stays
+  // a subscriber in the registry and keeps being written to.
+  it("leaves every joined channel on close after a resync whose replaced join failed", {
+    todo:
+      "EnvelopeSession.#join: a cancelled join's failure deletes the channel that the newer join subscribed",
+  }, async () => {
+    const broker = new AsyncBroker();
+    const r = new Relay(broker, { maxQueuedBytes: 1024 * 1024, maxChannelsPerConnection: 8 });
+    const { out, session } = fakeClient((o) => new EnvelopeSession(r, o, ENVELOPE_TEST_WIRE, testPolicy()));
+    const quiet = console.error;
+    console.error = () => {};
+    try {
+      broker.failSubscribe = true;
+      subscribe(session, "news");
+      subscribe(session, "news"); // replaces the first join, which then fails
+      await sleep(30);
+      assert.deepEqual(out.json().map((m) => m.code ?? m.type), ["subscribed"]);
+    } finally {
+      console.error = quiet;
+      session.closed();
+    }
+    assert.equal(r.registry.has("news", session), false, "a closed session is no subscriber");
+  });
 });

@@ -139,6 +139,18 @@ describe("Relay slow-consumer rule", () => {
     assert.equal(r.counters.slowConsumerCloses, 1);
   });
 
+  it("Relay.replay exempts only its own turn: a later turn's burst is bounded again", async () => {
+    const r = relay();
+    const a = account();
+    for (let i = 0; i < 10; i++) r.replay(a, frame(MAX));
+    await nextTurn();
+    a.out.bufferedAmount = MAX / 2; // the client read most of the replay
+    deliverBytes(r, a, MAX / 2 + MAX + 100); // backlog + burst - (MAX + largest frame) = MAX
+    assert.equal(a.out.open, true);
+    r.deliver(a, frame(1));
+    assert.equal(a.out.open, false);
+  });
+
   it("Relay.replay is not counted as backlog once the client read it", async () => {
     const r = relay();
     const a = account();
