@@ -85,4 +85,37 @@ describe("ConnectionLimiter", () => {
     assert.equal(refused.writes.length, 0);
     assert.equal(limiter.refused, 1);
   });
+
+  it("gives no place back when a refused TLS connection closes", () => {
+    const limiter = new ConnectionLimiter(100, 1, HTTP);
+    const held = connFrom("10.0.0.1", true);
+    assert.equal(limiter.admit(held), true);
+    for (let i = 0; i < 5; i++) {
+      const refused = connFrom("10.0.0.1", true);
+      assert.equal(limiter.admit(refused), false);
+      limiter.release(refused); // the adapter reports the close of every accepted connection
+    }
+    assert.equal(limiter.total, 1);
+    assert.equal(
+      limiter.admit(connFrom("10.0.0.1", true)),
+      false,
+      "the held connection still has the only place",
+    );
+    limiter.release(held);
+    assert.equal(limiter.admit(connFrom("10.0.0.1", true)), true);
+  });
+
+  it("counts each address on its own under the per-address cap, and all of them under the total cap", () => {
+    const limiter = new ConnectionLimiter(3, 1, HTTP);
+    assert.equal(limiter.admit(connFrom("10.0.0.1")), true);
+    assert.equal(limiter.admit(connFrom("10.0.0.1")), false);
+    assert.equal(limiter.admit(connFrom("10.0.0.2")), true, "another address has its own place");
+    assert.equal(limiter.admit(connFrom("10.0.0.3")), true);
+    const refused = connFrom("10.0.0.4");
+    assert.equal(limiter.admit(refused), false, "a new address is refused at the total cap");
+    assert.match(refused.text(), /^HTTP\/1\.1 503 /);
+    assert.match(refused.text(), /too many connections/);
+    assert.doesNotMatch(refused.text(), /from your address/, "the total cap is not the client's fault");
+    assert.equal(limiter.refused, 2);
+  });
 });
