@@ -42,10 +42,18 @@ const REPLAY_RETRY_MS = 50;
 
 type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
 
+/** One join of a channel; a resync replaces it with a new one (compared by identity). */
+interface JoinTicket {
+  readonly channel: string;
+}
+
+/** The ticket of a channel whose resync waits for the send queue to drain. */
+const WAITING: JoinTicket = Object.freeze({ channel: "" });
+
 /** One envelope-mode connection. */
 export class EnvelopeSession extends Session {
   /** Channels this connection joined (or is joining, or waits to join). */
-  readonly #channels = new Set<string>();
+  readonly #channels = new Map<string, JoinTicket>();
   /** Channels whose join (and so whose replay) is in flight: their deliveries are replay frames. */
   readonly #replaying = new Set<string>();
   /** Resyncs waiting for the send queue to drain, one per channel (a later one replaces an earlier one). */
@@ -101,7 +109,7 @@ export class EnvelopeSession extends Session {
   protected override leaveAll(): void {
     clearTimeout(this.#waitTimer);
     this.#waiting.clear();
-    for (const channel of this.#channels) this.relay.registry.leave(channel, this);
+    for (const channel of this.#channels.keys()) this.relay.registry.leave(channel, this);
     this.#channels.clear();
   }
 
@@ -122,7 +130,7 @@ export class EnvelopeSession extends Session {
       ));
       return;
     }
-    this.#channels.add(channel);
+    this.#channels.set(channel, WAITING);
     this.#waiting.delete(channel);
     if (command.since !== undefined && this.#replayStillQueued()) {
       this.#waiting.set(channel, command);
@@ -151,10 +159,16 @@ export class EnvelopeSession extends Session {
   #join(command: SubscribeCommand): void {
     const { channel } = command;
     const options = command.since === undefined ? {} : { since: command.since, epoch: command.epoch };
+    // A resync may replace this join while it is still reading history (an asynchronous broker): then its
+    // outcome belongs to a subscription that no longer exists, and must not touch the newer one's state.
+    const ticket: JoinTicket = { channel };
+    this.#channels.set(channel, ticket);
     if (command.since !== undefined) this.#replaying.add(channel);
+    else this.#replaying.delete(channel);
     settle(() => this.relay.registry.join(channel, this, options), () => {
-      this.#replaying.delete(channel);
+      if (this.#channels.get(channel) === ticket) this.#replaying.delete(channel);
     }, (error) => {
+      if (this.#channels.get(channel) !== ticket) return;
       this.#replaying.delete(channel);
       this.#channels.delete(channel);
       if (this.isClosed) return;

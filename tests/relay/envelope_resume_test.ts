@@ -177,14 +177,11 @@ describe("EnvelopeSession resume", () => {
     }
   });
 
-  // Known bug: when a resync replaces a join still in flight on an asynchronous broker (Redis), the replaced
-  // join settles (ChannelRegistry.join resolves for a join that `leave` cancelled) and its callback in
-  // EnvelopeSession.#join deletes the channel from #replaying, which the newer join had set: the newer join's
-  // replay then goes through Relay.deliver instead of Relay.replay, loses its exemption, and a replay past
-  // 2 × maxQueuedBytes closes the client as slow (seen: closed after 7 of 10 messages).
-  it("keeps the replay exemption of a resync sent while the previous join is still reading history", {
-    todo: "EnvelopeSession.#join: a cancelled join's settle clears #replaying of the join that replaced it",
-  }, async () => {
+  // When a resync replaces a join still in flight on an asynchronous broker (Redis), the replaced join still
+  // settles (ChannelRegistry.join resolves for a join that `leave` cancelled); its outcome must not clear the
+  // newer join's replay state (it did: the replay lost its exemption and the client was closed as slow after
+  // 7 of 10 messages).
+  it("keeps the replay exemption of a resync sent while the previous join is still reading history", async () => {
     const broker = new AsyncBroker();
     const r = new Relay(broker, { maxQueuedBytes: 300, maxChannelsPerConnection: 8 });
     for (let i = 1; i <= 10; i++) broker.inner.publish("news", `${i}`.padEnd(60, "."));
@@ -200,14 +197,9 @@ describe("EnvelopeSession resume", () => {
     }
   });
 
-  // Known bug, same cause: when the replaced join fails (broker subscribe error), its error callback deletes
-  // the channel from #channels although the newer join succeeds: the client gets both `error unavailable` and
-  // `subscribed`, and once the session closes, leaveAll() does not leave that channel: the closed session stays
-  // a subscriber in the registry and keeps being written to.
-  it("leaves every joined channel on close after a resync whose replaced join failed", {
-    todo:
-      "EnvelopeSession.#join: a cancelled join's failure deletes the channel that the newer join subscribed",
-  }, async () => {
+  // Same cause: the replaced join's failure must not forget the channel the newer join subscribed (it did: the
+  // client got both `error unavailable` and `subscribed`, and the closed session stayed a subscriber).
+  it("leaves every joined channel on close after a resync whose replaced join failed", async () => {
     const broker = new AsyncBroker();
     const r = new Relay(broker, { maxQueuedBytes: 1024 * 1024, maxChannelsPerConnection: 8 });
     const { out, session } = fakeClient((o) => new EnvelopeSession(r, o, ENVELOPE_TEST_WIRE, testPolicy()));
