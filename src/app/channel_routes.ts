@@ -1,7 +1,8 @@
 /**
  * The HTTP channel API: `GET /channels` (paged), `POST /channels/:channel/messages` (publish, rate-limited per
- * client address), `GET /channels/:channel/messages` (history, paged by size). History reads need `subscribe`
- * on the channel and publishes `publish`; `GET /channels` lists only what the token may subscribe to.
+ * client address), `GET /channels/:channel/messages` (history, paged by size; with `wait`, a long poll held on
+ * the long-polling transport). History reads need `subscribe` on the channel and publishes `publish`;
+ * `GET /channels` lists only what the token may subscribe to.
  * @module
  */
 import type { Hono } from "hono";
@@ -10,11 +11,15 @@ import { apiError, textFitsEnvelope } from "../protocol/mod.ts";
 import {
   BrokerFullError,
   type ChannelInfo,
+  type ChannelMessage,
+  type HistoryOptions,
   type HistoryResult,
   isSeq,
   isValidChannelName,
+  perMessage,
 } from "../pubsub/mod.ts";
 import { type Relay, settle } from "../relay/mod.ts";
+import { type LongPollOptions, LongPolls, POLL_END } from "../transports/mod.ts";
 import type { RelayEnv } from "./app.ts";
 import { type AccessOptions, authorized, badChannel, forbidden, verifyOrOpen } from "./request_access.ts";
 
@@ -25,6 +30,8 @@ export interface ChannelRouteOptions extends AccessOptions {
   maxMessageBytes: number;
   /** Publishes per second per client address (burst: one second's worth); 0 = no limit. */
   maxMessagesPerSecond: number;
+  /** Overrides of the long-polling bounds (`LONG_POLL_DEFAULTS`). */
+  longPoll?: Partial<LongPollOptions>;
 }
 
 /** Most history items one `GET /channels/:channel/messages` returns. */
@@ -38,7 +45,12 @@ const MAX_HISTORY_LIMIT = 1000;
 const MAX_HISTORY_RESPONSE_CHARS = 4 * 1024 * 1024;
 /** Rows one `GET /channels` returns by default and at most (`?limit=`); `next` pages on with `?after=`. */
 const MAX_CHANNEL_ROWS = 1000;
-/** Seconds a publisher refused with 503 is asked to wait. */
+/**
+ * What an `epoch` query parameter may be: brokers make epochs of hex digits; anything else is a client error,
+ * refused before it reaches a broker.
+ */
+const EPOCH_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Seconds a publisher (or a poll) refused with 503 is asked to wait. */
 const RETRY_AFTER_SECONDS = 1;
 
 /** Adds the channel API, with CORS from the Origin policy (before the routes: preflights need no token). */
@@ -50,6 +62,8 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
   // HTTP publishes get the WebSocket rate per client address: a request is not a connection, and a client
   // could otherwise fill history as fast as it can send.
   const publishRate = new AddressRateLimiter(options.maxMessagesPerSecond);
+  // Held polls are sessions of the relay: its shutdown answers them at once.
+  const polls = new LongPolls(relay, options.longPoll);
 
   app.get("/channels", (c) => {
     const after = c.req.query("after") ?? "";
@@ -105,7 +119,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       settle(
         () => relay.publish(channel, data),
         (message) => resolve(c.json({ channel, seq: message.seq })),
-        (error) => resolve(refusedPublish(error)),
+        (error) => resolve(refused(error, "the message was not stored")),
       )
     );
   });
@@ -118,17 +132,127 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
     if (!permissions.canSubscribe(channel)) return forbidden("subscribe to", channel);
     const since = parseQueryInt(c.req.query("since"), 0);
     const limit = parseQueryInt(c.req.query("limit"), MAX_HISTORY_LIMIT);
-    if (since === null || limit === null || limit === 0) {
-      return apiError("bad_query", "since must be a non-negative integer and limit a positive one");
+    const epoch = c.req.query("epoch");
+    const waitMs = parseWait(c.req.query("wait"));
+    if (since === null || limit === null || limit === 0 || waitMs === null) {
+      return apiError(
+        "bad_query",
+        "since must be a non-negative integer, limit a positive one and wait a duration (25s, 500ms)",
+      );
+    }
+    if (epoch !== undefined && !EPOCH_RE.test(epoch)) {
+      return apiError("bad_query", "epoch must be the epoch of an earlier answer");
+    }
+    const read: HistoryOptions = { since, limit: Math.min(limit, MAX_HISTORY_LIMIT), epoch };
+    if (waitMs === 0) {
+      let history;
+      try {
+        history = await relay.broker.history(channel, read);
+      } catch {
+        return unreadable();
+      }
+      return historyAnswer(channel, since, epoch, history);
+    }
+    return await longPoll(channel, since, epoch, read, waitMs);
+  });
+
+  /**
+   * A poll with `wait`: answered at once unless the client is up to date (the channel's seq is `since`, in
+   * its epoch), else held on {@link LongPolls} until a message, an epoch change, `wait` or the shutdown.
+   */
+  async function longPoll(
+    channel: string,
+    since: number,
+    epoch: string | undefined,
+    read: HistoryOptions,
+    waitMs: number,
+  ): Promise<Response> {
+    let poll;
+    try {
+      // Subscribed before history is read: a message published after the read cannot slip between.
+      poll = polls.open(channel, waitMs);
+    } catch (error) {
+      return refused(error, "the channel cannot be watched now");
+    }
+    if (poll === null) {
+      return apiError("unavailable", `at most ${polls.options.maxHeldPolls} polls are held at once`, {
+        "retry-after": String(RETRY_AFTER_SECONDS),
+      });
     }
     let history;
     try {
-      history = await relay.broker.history(channel, { since, limit: Math.min(limit, MAX_HISTORY_LIMIT) });
+      await poll.ready;
+      history = await relay.broker.history(channel, read);
     } catch {
-      return apiError("unavailable", "the history cannot be read now");
+      poll.cancel();
+      return unreadable();
     }
-    return c.body(historyJson(channel, history), 200, { "content-type": "application/json" });
-  });
+    if (history.seq !== since || (epoch !== undefined && epoch !== history.epoch)) {
+      poll.cancel();
+      return historyAnswer(channel, since, epoch, history);
+    }
+    await poll.wait(since, history.epoch);
+    switch (poll.end) {
+      case POLL_END.Message: {
+        const message = poll.message!;
+        // The common wake: the next message, answered from bytes built once for every poll it wakes.
+        if (message.seq === since + 1) {
+          return jsonBody(epoch === undefined ? nextMessageBody(message) : nextMessageRecoveredBody(message));
+        }
+        break;
+      }
+      case POLL_END.Reset:
+        break;
+      default:
+        // Timeout or shutdown: still nothing after `since`.
+        return historyAnswer(channel, since, epoch, history);
+    }
+    // Anything else (several messages, an epoch change): what history says now.
+    try {
+      history = await relay.broker.history(channel, read);
+    } catch {
+      return unreadable();
+    }
+    return historyAnswer(channel, since, epoch, history);
+  }
+}
+
+/**
+ * A history answer. With `epoch` it carries `recovered` and is all or nothing: every message after `since`
+ * (paged by `more`), or none and `recovered: false` when history no longer reaches `since + 1` or the epoch
+ * differs (the broker's gap rule, as for an envelope resume). Without `epoch`, whatever is retained after
+ * `since`, as plain polling always answered.
+ */
+function historyAnswer(
+  channel: string,
+  since: number,
+  epoch: string | undefined,
+  history: HistoryResult,
+): Response {
+  if (epoch === undefined) return jsonBody(historyJson(channel, history, undefined));
+  const messages = history.messages;
+  const recovered = history.contiguous &&
+    (messages.length === 0 ? since === history.seq : messages[0].seq === since + 1);
+  return jsonBody(historyJson(channel, recovered ? history : { ...history, messages: [] }, recovered));
+}
+
+/** The body of a woken poll's message, built once per message (every poll it wakes shares it). */
+const messagePart = perMessage(historyItem);
+const nextMessageBody = perMessage((m) => wokenBody(m, undefined));
+const nextMessageRecoveredBody = perMessage((m) => wokenBody(m, true));
+
+function wokenBody(m: ChannelMessage, recovered: boolean | undefined): string {
+  return historyHead(m.channel, m.epoch, m.seq, recovered) + `"messages":[${messagePart(m)}],"more":false}`;
+}
+
+function jsonBody(body: string): Response {
+  return new Response(body, { headers: JSON_CONTENT });
+}
+
+const JSON_CONTENT: Readonly<Record<string, string>> = Object.freeze({ "content-type": "application/json" });
+
+function unreadable(): Response {
+  return apiError("unavailable", "the history cannot be read now");
 }
 
 /**
@@ -136,24 +260,32 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
  * reached (always with at least one message). `more` is true when the history holds messages after the last
  * one included: the client asks again with `since` = that message's seq.
  */
-function historyJson(channel: string, history: HistoryResult): string {
+function historyJson(channel: string, history: HistoryResult, recovered: boolean | undefined): string {
   const parts: string[] = [];
   let chars = 0;
   let last = -1;
   for (const m of history.messages) {
     if (parts.length > 0 && chars >= MAX_HISTORY_RESPONSE_CHARS) break;
-    const part = typeof m.data === "string"
-      ? `{"seq":${m.seq},"text":${JSON.stringify(m.data)}}`
-      : `{"seq":${m.seq},"binary":"${m.data.toBase64()}"}`;
+    const part = historyItem(m);
     chars += part.length + 1;
     parts.push(part);
     last = m.seq;
   }
   const more = last !== -1 && last < history.seq;
-  return `{"channel":${JSON.stringify(channel)},"epoch":${
-    JSON.stringify(history.epoch)
-  },"seq":${history.seq},` +
+  return historyHead(channel, history.epoch, history.seq, recovered) +
     `"messages":[${parts.join(",")}],"more":${more}}`;
+}
+
+/** The fields before `messages`; `recovered` only when the request gave an epoch. */
+function historyHead(channel: string, epoch: string, seq: number, recovered: boolean | undefined): string {
+  return `{"channel":${JSON.stringify(channel)},"epoch":${JSON.stringify(epoch)},"seq":${seq},` +
+    (recovered === undefined ? "" : `"recovered":${recovered},`);
+}
+
+function historyItem(m: ChannelMessage): string {
+  return typeof m.data === "string"
+    ? `{"seq":${m.seq},"text":${JSON.stringify(m.data)}}`
+    : `{"seq":${m.seq},"binary":"${m.data.toBase64()}"}`;
 }
 
 function tooLarge(maxMessageBytes: number): Response {
@@ -163,11 +295,11 @@ function tooLarge(maxMessageBytes: number): Response {
   );
 }
 
-/** 503 for a publish the broker did not store: a full budget says which, anything else stays generic. */
-function refusedPublish(error: unknown): Response {
+/** 503 for what the broker refused (a publish, a poll's channel): a full budget says which, else `generic`. */
+function refused(error: unknown, generic: string): Response {
   return apiError(
     "unavailable",
-    error instanceof BrokerFullError ? error.message : "the message was not stored",
+    error instanceof BrokerFullError ? error.message : generic,
     { "retry-after": String(RETRY_AFTER_SECONDS) },
   );
 }
@@ -177,6 +309,17 @@ function isTextType(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const type = contentType.split(";", 1)[0].trim().toLowerCase();
   return type.startsWith("text/") || type === "application/json" || type.endsWith("+json");
+}
+
+/**
+ * `wait` in milliseconds: `25s`, `500ms` or a bare number of seconds; 0 when absent (plain polling). Longer
+ * waits are shortened by {@link LongPolls} to its `maxWaitMs`. Null when it does not parse.
+ */
+function parseWait(value: string | undefined): number | null {
+  if (value === undefined || value === "") return 0;
+  const m = /^(\d{1,9})(ms|s)?$/.exec(value);
+  if (m === null) return null;
+  return m[2] === "ms" ? Number(m[1]) : Number(m[1]) * 1000;
 }
 
 function parseQueryInt(value: string | undefined, fallback: number): number | null {

@@ -11,3 +11,11 @@ export {
   rawWebSocketEvents,
 } from "./websocket.ts";
 export { acceptWebSocket, type UpgradeOptions, upgradeWebSocket } from "./websocket_upgrade.ts";
+export {
+  HeldPoll,
+  LONG_POLL_DEFAULTS,
+  type LongPollOptions,
+  LongPolls,
+  POLL_END,
+  type PollEnd,
+} from "./long_poll.ts";
