@@ -4,7 +4,7 @@
  * {@link ConfigError} out), so main.ts stays the only reader of the real process state.
  * @module
  */
-import { parseRedisUrl } from "./pubsub/mod.ts";
+import { isSqliteSpec, parseRedisUrl, parseSqliteSpec } from "./pubsub/mod.ts";
 
 /** Everything the relay can be configured with. Durations are milliseconds, sizes bytes. */
 export interface Config {
@@ -158,7 +158,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     key: "broker",
     kind: "string",
     default: "memory",
-    help: "memory, or redis://host:port (rediss:// for TLS) to share channels across nodes",
+    help:
+      "memory; sqlite:PATH to keep history in a file across restarts; redis://host:port (rediss:// for TLS) to share channels across nodes",
   },
   "max-channels-per-connection": {
     key: "maxChannelsPerConnection",
@@ -246,10 +247,13 @@ export function parseConfig(
   }
   if (result.broker !== "memory") {
     try {
-      parseRedisUrl(result.broker);
+      if (isSqliteSpec(result.broker)) parseSqliteSpec(result.broker);
+      else parseRedisUrl(result.broker);
     } catch (error) {
       throw new ConfigError(
-        `--broker: expected memory or redis://host:port (rediss:// for TLS), got ${(error as Error).message}`,
+        `--broker: expected memory, sqlite:PATH or redis://host:port (rediss:// for TLS), got ${
+          (error as Error).message
+        }`,
       );
     }
   }

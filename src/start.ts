@@ -14,7 +14,14 @@ import {
 } from "./access/mod.ts";
 import { addRelayRoutes, createApp } from "./app/mod.ts";
 import { HttpServer } from "./http/mod.ts";
-import { type Broker, MemoryBroker, RedisBroker } from "./pubsub/mod.ts";
+import {
+  type Broker,
+  isSqliteSpec,
+  MemoryBroker,
+  parseSqliteSpec,
+  RedisBroker,
+  SqliteBroker,
+} from "./pubsub/mod.ts";
 import { Relay } from "./relay/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
 
@@ -138,6 +145,22 @@ function createBroker(
       ...history,
       maxHistoryBytes: config.maxHistoryBytes,
       maxChannels: config.maxChannels,
+    });
+  }
+  if (isSqliteSpec(config.broker)) {
+    // Opens the file now: a file that is unwritable, corrupt or held by another relay stops the start (exit 1).
+    return new SqliteBroker({
+      path: parseSqliteSpec(config.broker),
+      ...history,
+      maxHistoryBytes: config.maxHistoryBytes,
+      maxChannels: config.maxChannels,
+      onReadyChange: (ready, detail) =>
+        console.error(
+          ready
+            ? `edge-relay: sqlite broker: ${detail}`
+            : `edge-relay: sqlite broker cannot store: ${detail}`,
+        ),
+      onError: (error, channel) => console.error(`edge-relay: sqlite broker, channel ${channel}:`, error),
     });
   }
   // History lives in Redis there, bounded per channel by the stream length; the channel cap still applies.

@@ -1,6 +1,7 @@
 /**
- * The pub/sub door: channel names, messages, the {@link Broker} contract with its memory and Redis brokers,
- * all-or-nothing recovery, and the node-local {@link ChannelRegistry} that fans messages out. Knows no sockets.
+ * The pub/sub door: channel names, messages, the {@link Broker} contract with its memory, SQLite and Redis
+ * brokers, all-or-nothing recovery, and the node-local {@link ChannelRegistry} that fans messages out. Knows no
+ * sockets.
  *
  * Broker implementations inside this folder also use `broker.ts` (`checkHistoryOptions`, `coversSince`),
  * `history_ring.ts` and `replay_buffer.ts` directly.
@@ -27,6 +28,15 @@ export {
   type RedisBrokerOptions,
   type RedisEndpoint,
 } from "./redis/mod.ts";
+export {
+  isSqliteSpec,
+  parseSqliteSpec,
+  SQLITE_BROKER_DEFAULTS,
+  SQLITE_SCHEME,
+  SqliteBroker,
+  type SqliteBrokerOptions,
+  SqliteOpenError,
+} from "./sqlite/mod.ts";
 export { recover, type Recovery } from "./recovery.ts";
 export type { SubscribedState } from "./replay_buffer.ts";
 export {
