@@ -49,6 +49,12 @@ export interface Config {
   maxConnections: number;
   /** @default 1024 */
   maxConnectionsPerIp: number;
+  /** Offer permessage-deflate (RFC 7692) to WebSocket clients. @default false */
+  deflate: boolean;
+  /** Outgoing messages smaller than this many bytes are sent uncompressed. @default 1024 */
+  deflateThreshold: number;
+  /** zlib level of outgoing compressed messages, 0–9. @default 1 */
+  deflateLevel: number;
 }
 
 /** Shortest HS256 secret accepted (256 bits, RFC 7518 §3.2). */
@@ -67,6 +73,7 @@ interface FlagSpec {
   default: Config[keyof Config];
   help: string;
   min?: number;
+  max?: number;
 }
 
 /** The contract's flags, in the order `--help` prints them. */
@@ -188,6 +195,26 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     min: 1,
     help: "connections per client address",
   },
+  "deflate": {
+    key: "deflate",
+    kind: "bool",
+    default: false,
+    help: "offer permessage-deflate to WebSocket clients (CPU per message; most relay traffic is small)",
+  },
+  "deflate-threshold": {
+    key: "deflateThreshold",
+    kind: "size",
+    default: 1024,
+    help: "with --deflate, messages smaller than this go out uncompressed",
+  },
+  "deflate-level": {
+    key: "deflateLevel",
+    kind: "int",
+    default: 1,
+    min: 0,
+    max: 9,
+    help: "with --deflate, zlib level 0-9 of outgoing messages (1: fastest that compresses)",
+  },
 });
 
 /** `--port` → `RELAY_PORT`. */
@@ -303,8 +330,9 @@ function parseValue(name: string, spec: FlagSpec, raw: string): unknown {
     }
     case "int": {
       const n = parseInteger(value);
-      if (n === null || n < (spec.min ?? 0)) {
-        throw new ConfigError(`${name}: expected an integer >= ${spec.min ?? 0}, got '${raw}'`);
+      if (n === null || n < (spec.min ?? 0) || n > (spec.max ?? Infinity)) {
+        const range = spec.max === undefined ? `>= ${spec.min ?? 0}` : `${spec.min ?? 0}-${spec.max}`;
+        throw new ConfigError(`${name}: expected an integer ${range}, got '${raw}'`);
       }
       return n;
     }

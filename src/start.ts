@@ -62,10 +62,15 @@ export async function startRelay(
         maxMessageBytes: config.maxMessageBytes,
         auth,
         maxMessagesPerSecond: config.maxMessagesPerSecond,
+        sseKeepaliveMs: config.sseKeepaliveMs,
         websocket: {
           maxMessageBytes: config.maxMessageBytes,
           maxPendingBytes: config.maxMessageBytes,
           pingIntervalMs: config.pingIntervalMs,
+          // One object for every connection: agreements and compressed frames are shared per options object.
+          deflate: config.deflate
+            ? { thresholdBytes: config.deflateThreshold, level: config.deflateLevel }
+            : null,
         },
       }),
   });

@@ -1,6 +1,7 @@
 /**
  * The WebSocket transport: a session's {@link Outbound} over our RFC 6455 connection, the per-message frames
- * of each mode (encoded once per message, written as the same bytes to every subscriber), and the Hono
+ * of each mode (encoded once per message, written as the same bytes to every subscriber; a third, compressed
+ * form for connections that agreed on permessage-deflate), and the Hono
  * WebSocket events that start a session on open and feed it the client's messages.
  * @module
  */
@@ -18,7 +19,16 @@ import {
   type SessionPolicy,
   type Wire,
 } from "../relay/mod.ts";
-import { CLOSE_CODE, encodeBinary, encodeText, type WebSocketConnection } from "../websocket/mod.ts";
+import {
+  CLOSE_CODE,
+  type DeflateCompression,
+  deflateMessage,
+  encodeBinary,
+  encodeCompressedFrame,
+  encodeText,
+  payloadOffset,
+  type WebSocketConnection,
+} from "../websocket/mod.ts";
 
 /** The close code of each way a session ends (RFC 6455 §7.4.1). */
 export const CLOSE_CODE_OF: Readonly<Record<EndReason, number>> = Object.freeze({
@@ -45,6 +55,50 @@ export const ENVELOPE_WIRE: Wire = Object.freeze({
 });
 
 /**
+ * The compressed form of a plain frame (RFC 7692 §7.2.1): its payload deflated into a frame with RSV1, or the
+ * plain frame itself when the payload is under the threshold or deflate would not make it smaller.
+ */
+function compressFrame(plain: Uint8Array, compression: DeflateCompression): Uint8Array {
+  const offset = payloadOffset(plain);
+  if (plain.length - offset < compression.thresholdBytes) return plain;
+  const deflated = deflateMessage(plain.subarray(offset), compression);
+  return deflated === null ? plain : encodeCompressedFrame(plain[0] & 0x0f, deflated);
+}
+
+/**
+ * A mode's wire for connections that agreed on permessage-deflate: each message is compressed at most once,
+ * lazily (only when such a subscriber gets it), from the plain frame, and the same compressed bytes go to
+ * every one of them. Replies stay plain: they are small.
+ */
+function compressedWire(plain: Wire, compression: DeflateCompression): Wire {
+  return Object.freeze({
+    message: perMessage((m: ChannelMessage) => compressFrame(plain.message(m), compression)),
+    reply: plain.reply,
+  });
+}
+
+/**
+ * The compressed wires made so far, per mode and per compression settings. Agreements, and so their
+ * `compression` objects, are shared per server options and window (`negotiateDeflate`), so there are as many
+ * wires as windows in use (in practice one per mode), each with its own per-message cache.
+ */
+const COMPRESSED_WIRES = {
+  raw: new WeakMap<DeflateCompression, Wire>(),
+  envelope: new WeakMap<DeflateCompression, Wire>(),
+};
+
+/** The wire of a connection: plain, or compressed when its agreement allows sending compressed messages. */
+function wireOf(ws: WebSocketConnection, raw: boolean): Wire {
+  const plain = raw ? RAW_WIRE : ENVELOPE_WIRE;
+  const compression = ws.perMessageDeflate?.compression;
+  if (!compression) return plain;
+  const wires = raw ? COMPRESSED_WIRES.raw : COMPRESSED_WIRES.envelope;
+  let wire = wires.get(compression);
+  if (wire === undefined) wires.set(compression, wire = compressedWire(plain, compression));
+  return wire;
+}
+
+/**
  * One WebSocket client: the Hono events of its connection and the {@link Outbound} of its session, in one
  * small object (a relay holds many idle connections: no closure per event, no second wrapper).
  */
@@ -63,10 +117,11 @@ class WebSocketLink implements WSEvents<WebSocketConnection>, Outbound {
   }
 
   onOpen(_event: Event, ws: WSContext<WebSocketConnection>): void {
-    this.#ws = ws.raw!;
+    const raw = this.#ws = ws.raw!;
+    // The wire is chosen once per connection: a plain subscriber's delivery path has no compression branch.
     this.#session = this.#channel === null
-      ? new EnvelopeSession(this.#relay, this, ENVELOPE_WIRE, this.#policy)
-      : new RawSession(this.#relay, this, RAW_WIRE, this.#channel, this.#policy);
+      ? new EnvelopeSession(this.#relay, this, wireOf(raw, false), this.#policy)
+      : new RawSession(this.#relay, this, wireOf(raw, true), this.#channel, this.#policy);
   }
 
   onMessage(event: MessageEvent<WSMessageReceive>): void {

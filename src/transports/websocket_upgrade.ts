@@ -31,7 +31,7 @@ export interface UpgradeOptions {
   protocols?: readonly string[];
   /** When the client offers subprotocols and none is ours: refuse with 400 (true) or serve without one. */
   requireKnownProtocol?: boolean;
-  /** Per-connection limits (message size, fragments, timeouts, heartbeat). */
+  /** Per-connection limits (message size, fragments, timeouts, heartbeat) and permessage-deflate. */
   limits?: Partial<WebSocketOptions>;
 }
 
@@ -133,19 +133,20 @@ export function acceptWebSocket(
     // RFC 6455 §4.2.1: the opening handshake is an HTTP/1.1 (or later) GET.
     return apiError("bad_handshake", "a WebSocket handshake needs HTTP/1.1");
   }
+  const limits = options.limits;
   const handshake = validateHandshake(c.req.method, c.req.raw.headers, {
     protocols: options.protocols ?? [],
     requireKnownProtocol: options.requireKnownProtocol,
+    deflate: limits?.deflate,
   });
   if (!handshake.ok) {
     // 426 names the versions we speak in Sec-WebSocket-Version (RFC 6455 §4.4).
     const code = handshake.status === 426 ? "upgrade_required" : "bad_handshake";
     return apiError(code, handshake.reason, Object.fromEntries(handshake.headers));
   }
-  const protocol = handshake.protocol;
-  const limits = options.limits;
+  const { protocol, deflate: perMessageDeflate } = handshake;
   info.upgrade((conn, head) => {
-    new WebSocketConnection(conn, head, new HonoBridge(events), { ...limits, protocol });
+    new WebSocketConnection(conn, head, new HonoBridge(events), { ...limits, protocol, perMessageDeflate });
   });
   return new Response(null, { headers: handshake.headers });
 }

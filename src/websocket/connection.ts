@@ -6,6 +6,7 @@
 import type { Conn, ConnHandler } from "../runtime/mod.ts";
 import { CLOSE_CODE, WEBSOCKET_LIMITS, type WebSocketOptions } from "./constants.ts";
 import type { ProtocolError } from "./errors.ts";
+import type { DeflateAgreement } from "./permessage_deflate.ts";
 import { encodeBinary, encodeClose, encodePing, encodePong, encodeText } from "./frame_encoder.ts";
 import { type FrameEvents, FrameParser } from "./frame_parser.ts";
 import { Heartbeat } from "./heartbeat.ts";
@@ -41,6 +42,8 @@ export interface WebSocketEvents {
 export type WebSocketConnectionOptions = Partial<WebSocketOptions> & {
   /** The subprotocol selected in the handshake. @default null */
   protocol?: string | null;
+  /** The permessage-deflate agreement of the handshake: compressed messages may arrive. @default null */
+  perMessageDeflate?: DeflateAgreement | null;
   /**
    * The heartbeat to join; null for none. By default the process-wide one for `pingIntervalMs`
    * (none when it is 0).
@@ -64,6 +67,11 @@ const EMPTY_CLOSE_FRAME = encodeClose();
 export class WebSocketConnection {
   /** The subprotocol selected in the handshake, or null. */
   readonly protocol: string | null;
+  /**
+   * The permessage-deflate agreement, or null. Frames with RSV1 (`encodeCompressedFrame`) may be sent through
+   * {@link WebSocketConnection.sendFrame} only when its `compression` is not null.
+   */
+  readonly perMessageDeflate: DeflateAgreement | null;
   readonly #conn: Conn;
   readonly #events: WebSocketEvents;
   readonly #parser: FrameParser;
@@ -135,10 +143,15 @@ export class WebSocketConnection {
     this.#conn = conn;
     this.#events = events;
     this.protocol = options.protocol ?? null;
+    this.perMessageDeflate = options.perMessageDeflate ?? null;
     this.#closeTimeoutMs = limits.closeTimeoutMs;
     // The caller may reuse its buffer once we return; keep our own copy of the leftover bytes.
     this.#head = head.length > 0 ? head.slice() : null;
-    this.#parser = new FrameParser(new WebSocketConnection.#FrameWiring(this), limits);
+    this.#parser = new FrameParser(
+      new WebSocketConnection.#FrameWiring(this),
+      limits,
+      this.perMessageDeflate !== null,
+    );
     this.#heartbeat = options.heartbeat !== undefined
       ? options.heartbeat
       : limits.pingIntervalMs > 0

@@ -2,6 +2,7 @@
  * RFC 6455 numbers with their RFC names, and the WebSocket layer's limits.
  * @module
  */
+import type { DeflateOptions } from "./permessage_deflate.ts";
 
 /** Frame opcodes (RFC 6455 §5.2). 0x3–0x7 and 0xB–0xF are reserved. */
 export const OPCODE = {
@@ -103,6 +104,12 @@ export interface WebSocketOptions {
    * @default 30000
    */
   pingIntervalMs: number;
+  /**
+   * permessage-deflate (RFC 7692): offered to clients with these settings, or null for off. Pass one object
+   * for every connection: agreements, and the compressed frames built for them, are shared per object.
+   * @default null
+   */
+  deflate: DeflateOptions | null;
 }
 
 /** The defaults of {@link WebSocketOptions}. */
@@ -112,4 +119,5 @@ export const WEBSOCKET_LIMITS: Readonly<WebSocketOptions> = Object.freeze({
   maxPendingBytes: 1024 * 1024,
   closeTimeoutMs: 5000,
   pingIntervalMs: 30000,
+  deflate: null,
 });

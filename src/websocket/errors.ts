@@ -25,6 +25,11 @@ export const PROTOCOL_VIOLATION = {
   invalidCloseReason: { code: CLOSE_CODE.InvalidFramePayloadData, reason: "invalid UTF-8 in close reason" },
   messageTooBig: { code: CLOSE_CODE.MessageTooBig, reason: "message too big" },
   tooManyFragments: { code: CLOSE_CODE.MessageTooBig, reason: "too many fragments" },
+  // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message, and only that.
+  compressedControl: { code: CLOSE_CODE.ProtocolError, reason: "RSV1 on a control frame" },
+  compressedContinuation: { code: CLOSE_CODE.ProtocolError, reason: "RSV1 on a continuation frame" },
+  inflatedTooBig: { code: CLOSE_CODE.MessageTooBig, reason: "message too big once inflated" },
+  corruptDeflate: { code: CLOSE_CODE.InvalidFramePayloadData, reason: "invalid compressed data" }, // §7.2.2
 } as const satisfies Record<string, { code: CloseCode; reason: string }>;
 
 /** The stable name of a {@link PROTOCOL_VIOLATION}. */

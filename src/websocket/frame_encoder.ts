@@ -13,6 +13,8 @@ import {
 import { SlabAllocator } from "../util/mod.ts";
 
 const EMPTY = new Uint8Array(0);
+/** The RSV1 bit of a frame's first byte: "compressed" under permessage-deflate (RFC 7692 §6). */
+const RSV1 = 0x40;
 const encoder = new TextEncoder();
 /** Frames are written and dropped: small ones are cut from shared slabs (one per frame is costly on Deno). */
 const frames = new SlabAllocator();
@@ -77,6 +79,26 @@ export function encodeText(text: string): Uint8Array {
     return frame;
   }
   return encodeFrame(OPCODE.Text, encoder.encode(text));
+}
+
+/**
+ * Encodes a compressed message (RFC 7692 §7.2.1) as one frame with RSV1 set: `deflated` is the payload as
+ * `deflateMessage` returns it. Only for a connection that negotiated permessage-deflate.
+ * @param opcode {@link OPCODE.Text} or {@link OPCODE.Binary}, the opcode of the uncompressed message
+ */
+export function encodeCompressedFrame(opcode: number, deflated: Uint8Array): Uint8Array {
+  if (opcode !== OPCODE.Text && opcode !== OPCODE.Binary) {
+    throw new RangeError("only text and binary messages can be compressed");
+  }
+  const frame = encodeFrame(opcode, deflated);
+  frame[0] |= RSV1;
+  return frame;
+}
+
+/** Offset of the payload in a frame this module encoded: the header size for the frame's length. */
+export function payloadOffset(frame: Uint8Array): number {
+  const length7 = frame[1] & 0x7f;
+  return length7 < 126 ? 2 : length7 === 126 ? 4 : 10;
 }
 
 /** Encodes a binary message as one frame. */

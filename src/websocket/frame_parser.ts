@@ -57,6 +57,8 @@ const STATE = {
 type State = typeof STATE[keyof typeof STATE];
 
 const EMPTY = new Uint8Array(0);
+/** The RSV1 bit of a frame's first byte (RFC 6455 §5.2). */
+const RSV1 = 0x40;
 /** Where the masking key lives in the scratch buffer (bytes 0–7 collect header fields split across reads). */
 const MASK_AT = 8;
 
@@ -66,7 +68,9 @@ export class FrameParser {
   /** Bytes one message may reach: the smaller of `maxMessageBytes` and `maxPendingBytes`. */
   readonly #maxMessageBytes: number;
   readonly #maxFragments: number;
-  readonly #assembler = new MessageAssembler();
+  /** permessage-deflate was negotiated: RSV1 on a message's first frame marks it compressed (RFC 7692 §6). */
+  readonly #perMessageDeflate: boolean;
+  readonly #assembler: MessageAssembler;
 
   #state: State = STATE.Header;
   /** The borrowed chunk being parsed; only referenced during `push`. */
@@ -92,11 +96,17 @@ export class FrameParser {
   #messageBytes = 0;
   #fragments = 0;
 
-  constructor(events: FrameEvents, limits: Partial<FrameParserLimits> = {}) {
+  /**
+   * @param perMessageDeflate the handshake agreed on permessage-deflate: compressed messages are collected up
+   * to the same wire limit and inflated up to `maxMessageBytes`
+   */
+  constructor(events: FrameEvents, limits: Partial<FrameParserLimits> = {}, perMessageDeflate = false) {
     this.#events = events;
     const max = { ...WEBSOCKET_LIMITS, ...limits };
     this.#maxMessageBytes = Math.min(max.maxMessageBytes, max.maxPendingBytes);
     this.#maxFragments = max.maxFragments;
+    this.#perMessageDeflate = perMessageDeflate;
+    this.#assembler = new MessageAssembler(max.maxMessageBytes);
   }
 
   /** True after a Close frame, an error or {@link FrameParser.stop}. */
@@ -173,8 +183,10 @@ export class FrameParser {
     if (at < 0) return false;
     const b0 = this.#src[at];
     const b1 = this.#src[at + 1];
-    // No extension is negotiated, so RSV1–3 must be 0 (§5.2).
-    if ((b0 & 0x70) !== 0) throw new ProtocolError("reservedBits");
+    // §5.2: RSV1–3 must be 0 unless an extension gives them a meaning; permessage-deflate gives RSV1 one.
+    const rsv = b0 & 0x70;
+    const compressed = rsv === RSV1 && this.#perMessageDeflate;
+    if (rsv !== 0 && !compressed) throw new ProtocolError("reservedBits");
     const opcode = b0 & 0x0f;
     if (!isOpcode(opcode)) throw new ProtocolError("reservedOpcode");
     // §5.1: a server must fail on an unmasked client frame.
@@ -185,8 +197,10 @@ export class FrameParser {
       // §5.5: control frames are never fragmented and carry at most 125 bytes (so never an extended length).
       if (!fin) throw new ProtocolError("fragmentedControl");
       if (length7 > 125) throw new ProtocolError("controlTooLong");
+      // RFC 7692 §6.1: control frames are never compressed.
+      if (compressed) throw new ProtocolError("compressedControl");
     } else {
-      this.#startFragment(opcode);
+      this.#startFragment(opcode, compressed);
     }
     this.#fin = fin;
     this.#opcode = opcode;
@@ -197,15 +211,17 @@ export class FrameParser {
   }
 
   /** §5.4 fragmentation rules and the fragment cap, checked on each data frame header. */
-  #startFragment(opcode: number): void {
+  #startFragment(opcode: number, compressed: boolean): void {
     if (opcode === OPCODE.Continuation) {
       if (this.#messageOpcode === 0) throw new ProtocolError("unexpectedContinuation");
+      // RFC 7692 §6.1: only the first frame of a message carries RSV1.
+      if (compressed) throw new ProtocolError("compressedContinuation");
     } else {
       if (this.#messageOpcode !== 0) throw new ProtocolError("interleavedMessage");
       this.#messageOpcode = opcode;
       this.#messageBytes = 0;
       this.#fragments = 0;
-      this.#assembler.begin(opcode === OPCODE.Text);
+      this.#assembler.begin(opcode === OPCODE.Text, compressed);
     }
     if (++this.#fragments > this.#maxFragments) throw new ProtocolError("tooManyFragments");
   }

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { WEBSOCKET_GUID, WEBSOCKET_VERSION } from "./constants.ts";
+import { type DeflateAgreement, type DeflateOptions, negotiateDeflate } from "./permessage_deflate.ts";
 import { parseTokenList } from "./tokens.ts";
 
 /** What the server accepts. */
@@ -18,6 +19,11 @@ export interface HandshakeOptions {
    * @default false
    */
   requireKnownProtocol?: boolean;
+  /**
+   * Offer permessage-deflate (RFC 7692) with these settings; null or absent: extension offers are ignored.
+   * @default null
+   */
+  deflate?: DeflateOptions | null;
 }
 
 /** A valid upgrade request: send `101 Switching Protocols` with `headers`. */
@@ -29,6 +35,8 @@ export interface HandshakeAccepted {
   protocol: string | null;
   /** Subprotocols the client offered, in its order. */
   offeredProtocols: string[];
+  /** The permessage-deflate agreement, or null when it is off or no offer was acceptable. */
+  deflate: DeflateAgreement | null;
   /** The 101 response headers. */
   headers: [string, string][];
 }
@@ -78,8 +86,8 @@ export function acceptKey(key: string): string {
 }
 
 /**
- * Checks an upgrade request against RFC 6455 §4.2.1 and selects a subprotocol. Extension offers are ignored:
- * none is negotiated yet.
+ * Checks an upgrade request against RFC 6455 §4.2.1 and selects a subprotocol and, when enabled,
+ * permessage-deflate (any other extension offer is ignored).
  * @param method the request method
  * @param headers the request headers (repeated fields joined by commas, as `Headers` does)
  * @example
@@ -129,5 +137,10 @@ export function validateHandshake(
     ["Sec-WebSocket-Accept", accept],
   ];
   if (protocol !== null) responseHeaders.push(["Sec-WebSocket-Protocol", protocol]);
-  return { ok: true, accept, protocol, offeredProtocols, headers: responseHeaders };
+  // An unacceptable offer is declined by not answering it (RFC 7692 §5.1), never by refusing the handshake.
+  const deflate = options.deflate
+    ? negotiateDeflate(headers.get("sec-websocket-extensions"), options.deflate)
+    : null;
+  if (deflate !== null) responseHeaders.push(["Sec-WebSocket-Extensions", deflate.response]);
+  return { ok: true, accept, protocol, offeredProtocols, deflate, headers: responseHeaders };
 }

@@ -1,6 +1,6 @@
 /**
- * RFC 6455 WebSocket: handshake validation, frame codec, UTF-8 validation, and the server-side connection with
- * its close handshake and heartbeat. Web types only; knows nothing of HTTP routing or channels.
+ * RFC 6455 WebSocket: handshake validation, frame codec, UTF-8 validation, permessage-deflate (RFC 7692), and
+ * the server-side connection with its close handshake and heartbeat. Web types only; knows nothing of HTTP routing or channels.
  * @module
  */
 export {
@@ -39,13 +39,26 @@ export {
 export { type FrameEvents, FrameParser, type FrameParserLimits } from "./frame_parser.ts";
 export { MessageAssembler } from "./message_assembler.ts";
 export {
+  DEFLATE_DEFAULTS,
+  type DeflateAgreement,
+  type DeflateCompression,
+  type DeflateOptions,
+  MAX_WINDOW_BITS,
+  MIN_WINDOW_BITS,
+  negotiateDeflate,
+  PERMESSAGE_DEFLATE,
+} from "./permessage_deflate.ts";
+export { DEFLATE_TRAILER, deflateMessage, inflateMessage } from "./deflate_codec.ts";
+export {
   closeReasonBytes,
   encodeBinary,
   encodeClose,
+  encodeCompressedFrame,
   encodeFrame,
   encodePing,
   encodePong,
   encodeText,
+  payloadOffset,
 } from "./frame_encoder.ts";
 export { Heartbeat, type HeartbeatMember } from "./heartbeat.ts";
 export {

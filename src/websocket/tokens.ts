@@ -59,6 +59,11 @@ export interface ExtensionOffer {
   name: string;
   /** Parameters in order; a parameter without `=value` maps to `true`. Names lower-cased, values as sent. */
   params: Map<string, string | true>;
+  /**
+   * True when a parameter name appeared more than once (the map keeps the first): an extension may have to
+   * decline such an offer (RFC 7692 §7.1 does), and the map alone cannot show it.
+   */
+  repeated: boolean;
 }
 
 /** Characters that end a token inside an extension offer. */
@@ -92,8 +97,8 @@ function readQuoted(value: string, i: number): [string, number] {
  * @example
  * ```ts
  * parseExtensions("permessage-deflate; client_max_window_bits, x-foo");
- * // [{ name: "permessage-deflate", params: Map { "client_max_window_bits" => true } },
- * //  { name: "x-foo", params: Map {} }]
+ * // [{ name: "permessage-deflate", params: Map { "client_max_window_bits" => true }, repeated: false },
+ * //  { name: "x-foo", params: Map {}, repeated: false }]
  * ```
  */
 export function parseExtensions(value: string | null): ExtensionOffer[] {
@@ -120,7 +125,8 @@ export function parseExtensions(value: string | null): ExtensionOffer[] {
       i = skipOws(value, i);
     }
     if (word !== "") {
-      if (offer === null) offers.push(offer = { name: word, params: new Map() });
+      if (offer === null) offers.push(offer = { name: word, params: new Map(), repeated: false });
+      else if (offer.params.has(word)) offer.repeated = true;
       else offer.params.set(word, paramValue);
     }
     // Each pass consumes at least this delimiter (or stray character), so the scan is linear.

@@ -98,15 +98,23 @@ export type ParserEvent =
  * runtime adapter lends its read buffer: a copy is pushed and then overwritten, so a parser that kept a
  * reference to borrowed memory would report garbage.
  */
-export function record(chunks: Iterable<Uint8Array>, limits: Partial<FrameParserLimits> = {}): ParserEvent[] {
+export function record(
+  chunks: Iterable<Uint8Array>,
+  limits: Partial<FrameParserLimits> = {},
+  perMessageDeflate = false,
+): ParserEvent[] {
   const events: ParserEvent[] = [];
-  const parser = new FrameParser({
-    message: (data) => events.push(typeof data === "string" ? ["text", data] : ["binary", toHex(data)]),
-    ping: (payload) => events.push(["ping", toHex(payload)]),
-    pong: (payload) => events.push(["pong", toHex(payload)]),
-    close: (code, reason) => events.push(["close", code, reason]),
-    error: (error) => events.push(["error", error.code, error.kind]),
-  }, limits);
+  const parser = new FrameParser(
+    {
+      message: (data) => events.push(typeof data === "string" ? ["text", data] : ["binary", toHex(data)]),
+      ping: (payload) => events.push(["ping", toHex(payload)]),
+      pong: (payload) => events.push(["pong", toHex(payload)]),
+      close: (code, reason) => events.push(["close", code, reason]),
+      error: (error) => events.push(["error", error.code, error.kind]),
+    },
+    limits,
+    perMessageDeflate,
+  );
   for (const chunk of chunks) {
     const lent = chunk.slice();
     parser.push(lent);
@@ -135,10 +143,14 @@ export function* splits(bytes: Uint8Array): Generator<[string, Uint8Array[]]> {
 /**
  * Parses `bytes` fed every way of {@link splits}, asserts all give the same events, and returns them.
  */
-export function parse(bytes: Uint8Array, limits: Partial<FrameParserLimits> = {}): ParserEvent[] {
+export function parse(
+  bytes: Uint8Array,
+  limits: Partial<FrameParserLimits> = {},
+  perMessageDeflate = false,
+): ParserEvent[] {
   let expected: ParserEvent[] | undefined;
   for (const [name, chunks] of splits(bytes)) {
-    const events = record(chunks, limits);
+    const events = record(chunks, limits, perMessageDeflate);
     if (expected === undefined) expected = events;
     else assert.deepEqual(events, expected, `events differ when fed ${name}`);
   }

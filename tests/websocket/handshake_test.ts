@@ -162,3 +162,42 @@ describe("handshake subprotocol selection", () => {
     assert.ok(result.headers.every(([name]) => name !== "Sec-WebSocket-Protocol"));
   });
 });
+
+describe("handshake RFC 7692 permessage-deflate", () => {
+  const deflate = { thresholdBytes: 1024, level: 1 };
+  const extensionsHeader = (headers: [string, string][]) =>
+    headers.find(([name]) => name === "Sec-WebSocket-Extensions")?.[1];
+
+  it("answers an acceptable offer with Sec-WebSocket-Extensions when deflate is on", () => {
+    const result = accepted(
+      request({ "Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits" }),
+      {
+        ...NONE,
+        deflate,
+      },
+    );
+    assert.equal(
+      extensionsHeader(result.headers),
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    );
+    assert.equal(result.deflate?.response, extensionsHeader(result.headers));
+  });
+
+  it("ignores every offer when deflate is off", () => {
+    const result = accepted(request({ "Sec-WebSocket-Extensions": "permessage-deflate" }));
+    assert.equal(result.deflate, null);
+    assert.equal(extensionsHeader(result.headers), undefined);
+  });
+
+  it("declines a bad offer without failing the handshake", () => {
+    const result = accepted(
+      request({ "Sec-WebSocket-Extensions": "permessage-deflate; server_max_window_bits=99" }),
+      {
+        ...NONE,
+        deflate,
+      },
+    );
+    assert.equal(result.deflate, null);
+    assert.equal(extensionsHeader(result.headers), undefined);
+  });
+});

@@ -57,6 +57,13 @@ describe("header token lists", () => {
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
   });
 
+  it("parseExtensions marks an offer whose parameter repeats, keeping the first value", () => {
+    const [offer, other] = parseExtensions("x; a=1; b; a=2, y; a; b");
+    assert.equal(offer.repeated, true);
+    assert.equal(offer.params.get("a"), "1");
+    assert.equal(other.repeated, false);
+  });
+
   it("parseExtensions survives malformed input and 10,000 separators quickly", () => {
     assert.deepEqual(parseExtensions('=;"",;').length, 0);
     const started = performance.now();
