@@ -110,7 +110,7 @@ describe("LongPolls", () => {
     assert.notEqual(polls.open("c9", 10_000), null);
   });
 
-  it("a cancelled poll gives its place back and leaves no timer entry behind", async () => {
+  it("a cancelled poll gives its place back and leaves no timer entry behind", () => {
     const { polls } = setup(new MemoryBroker(), { maxHeldPolls: 1 });
     const poll = polls.open("c", 10_000)!;
     poll.cancel();
