@@ -187,7 +187,9 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       poll.cancel();
       return unreadable();
     }
-    if (history.seq !== since || (epoch !== undefined && epoch !== history.epoch)) {
+    // `since` 0 claims no message, so no epoch to match (as in the broker's gap rule): the epoch an empty
+    // channel was read with may differ from the one it has once it exists.
+    if (history.seq !== since || (since !== 0 && epoch !== undefined && epoch !== history.epoch)) {
       poll.cancel();
       return historyAnswer(channel, since, epoch, history);
     }
