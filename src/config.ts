@@ -49,6 +49,8 @@ export interface Config {
   maxConnections: number;
   /** @default 1024 */
   maxConnectionsPerIp: number;
+  /** A comment goes to every server-sent events stream this often, in ms; 0 = off. @default 15000 (15 s) */
+  sseKeepaliveMs: number;
   /** Offer permessage-deflate (RFC 7692) to WebSocket clients. @default false */
   deflate: boolean;
   /** Outgoing messages smaller than this many bytes are sent uncompressed. @default 1024 */
@@ -194,6 +196,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 1024,
     min: 1,
     help: "connections per client address",
+  },
+  "sse-keepalive": {
+    key: "sseKeepaliveMs",
+    kind: "duration",
+    default: 15_000,
+    help: "a comment line on every server-sent events stream this often (proxies close quiet streams); 0 = off",
   },
   "deflate": {
     key: "deflate",

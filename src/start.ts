@@ -3,6 +3,7 @@
  * caps; and stops it.
  * @module
  */
+import { setImmediate } from "node:timers";
 import type { Config } from "./config.ts";
 import {
   type Authenticator,
@@ -98,6 +99,9 @@ export async function startRelay(
     async stop() {
       listener.close();
       relay.shutdown();
+      // The ends just written (WebSocket 1001, a stream's last `retry:` and chunk) are corked until the turn's
+      // flush; let it run before the process may exit (Bun exited before it: streams lost their end).
+      await new Promise((resolve) => setImmediate(resolve));
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([http.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_GRACE_MS))]);
       clearTimeout(timer);

@@ -1,17 +1,20 @@
 /**
- * Every relay route on the app: the WebSocket upgrades and the HTTP channel API.
+ * Every relay route on the app: the WebSocket upgrades, the HTTP channel API and the event streams.
  * @module
  */
 import type { Hono } from "hono";
 import type { RelayEnv } from "./app.ts";
 import { addChannelRoutes, type ChannelRouteOptions } from "./channel_routes.ts";
 import { addWebSocketRoutes, type WebSocketRouteOptions } from "./websocket_routes.ts";
+import { addSseRoutes, type SseRouteOptions } from "./sse_routes.ts";
 
 /** What the routes need besides the relay core. */
-export type RouteOptions = ChannelRouteOptions & WebSocketRouteOptions;
+export type RouteOptions = ChannelRouteOptions & WebSocketRouteOptions & SseRouteOptions;
 
 /** Adds every relay route to the app. */
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
   addWebSocketRoutes(app, options);
   addChannelRoutes(app, options);
+  // After the channel routes: their CORS middleware on `/channels/*` must run before the stream route.
+  addSseRoutes(app, options);
 }

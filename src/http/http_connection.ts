@@ -8,8 +8,11 @@ import { HttpError } from "./errors.ts";
 import { PARSE, RequestParser } from "./request_parser.ts";
 import { isHeadMethod, type RequestHead } from "./request_head.ts";
 import {
+  CHUNKED,
+  CONNECTION_CLOSE,
   CONTINUE,
   encodeMessage,
+  encodeResponse,
   errorResponse,
   readResponseFields,
   type ResponseFields,
@@ -25,6 +28,7 @@ import {
   type StreamOutcome,
 } from "./response_sender.ts";
 import { STATUS } from "./status.ts";
+import { HandedStream, type StreamTaker } from "./response_stream.ts";
 import { toRequest } from "./to_request.ts";
 import type { HttpHandler, RequestInfo, ServerConfig, UpgradeHandler } from "./types.ts";
 
@@ -62,6 +66,7 @@ class Exchange implements RequestInfo {
   readonly secure: boolean;
   readonly httpVersion: "1.0" | "1.1";
   onUpgrade: UpgradeHandler | null = null;
+  onStream: StreamTaker | null = null;
   open = true;
 
   constructor(conn: Conn, minorVersion: 0 | 1) {
@@ -75,6 +80,12 @@ class Exchange implements RequestInfo {
     if (!this.open) throw new Error("upgrade() must be called before the response is returned");
     if (typeof onUpgrade !== "function") throw new TypeError("upgrade() needs a function");
     this.onUpgrade = onUpgrade;
+  }
+
+  stream(taker: StreamTaker): void {
+    if (!this.open) throw new Error("stream() must be called before the response is returned");
+    if (typeof taker?.open !== "function") throw new TypeError("stream() needs a StreamTaker");
+    this.onStream = taker;
   }
 }
 
@@ -283,6 +294,10 @@ export class HttpConnection implements ConnHandler {
       this.#switchProtocols(response, exchange.onUpgrade);
       return;
     }
+    if (exchange.onStream !== null && status === STATUS.OK && !this.#headRequest) {
+      this.#handOffStream(response, exchange.onStream);
+      return;
+    }
     const fields = readResponseFields(response.headers, false, this.#config.defaultHeaders);
     // A refused upgrade closes: the bytes after it may be the upgraded protocol, never a request to answer.
     const close = !head.keepAlive || head.upgrade || this.#closeAfterResponse || fields.close;
@@ -319,6 +334,32 @@ export class HttpConnection implements ConnHandler {
     }
     try {
       onUpgrade(this.conn, leftover);
+    } catch (error) {
+      this.#config.onError(error);
+      this.conn.close();
+    }
+  }
+
+  /**
+   * Writes the head of a streamed response and leaves the connection to `taker` (see `response_stream.ts`):
+   * like a 101, the server stops handling it; unlike a 101, the bytes after the request are never read
+   * (the stream's connection ignores what the client sends).
+   */
+  #handOffStream(response: Response, taker: StreamTaker): void {
+    response.body?.cancel().catch(() => {});
+    const fields = readResponseFields(response.headers, false, this.#config.defaultHeaders);
+    const chunked = this.#head!.minorVersion === 1;
+    this.conn.write(encodeResponse(STATUS.OK, fields, chunked ? CHUNKED : "", CONNECTION_CLOSE, true, null));
+    this.#phase = DETACHED;
+    this.#clearTimer();
+    this.#owner?.release(this);
+    this.#parser.takeBuffered();
+    if (this.#paused) {
+      this.#paused = false;
+      this.conn.resume();
+    }
+    try {
+      new HandedStream(this.conn, chunked, taker).start();
     } catch (error) {
       this.#config.onError(error);
       this.conn.close();

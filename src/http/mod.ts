@@ -6,6 +6,7 @@
 export { HttpServer, serveHttp } from "./server.ts";
 export type { HttpHandler, HttpServerOptions, RequestInfo, UpgradeHandler } from "./types.ts";
 export { streamResponse } from "./body_reader.ts";
+export { frameChunk, type ResponseStream, type StreamTaker } from "./response_stream.ts";
 export { MAX_DEFAULT_HEADERS } from "./default_headers.ts";
 export { HTTP_LIMITS, type HttpLimits, resolveLimits } from "./limits.ts";
 export { HttpError } from "./errors.ts";

@@ -5,6 +5,7 @@
 import type { Conn } from "../runtime/mod.ts";
 import { type HttpLimits, resolveLimits } from "./limits.ts";
 import { type DefaultHeaders, NO_DEFAULT_HEADERS, resolveDefaultHeaders } from "./default_headers.ts";
+import type { StreamTaker } from "./response_stream.ts";
 
 /**
  * Takes over a connection after the server wrote `101 Switching Protocols`. `head` is a copy of every byte
@@ -28,6 +29,14 @@ export interface RequestInfo {
    * @throws {Error} once the response for this request has been started.
    */
   upgrade(onUpgrade: UpgradeHandler): void;
+  /**
+   * Registers the taker of the response body (server-sent events). Call it while handling the request and
+   * return a 200 Response without a body; the server writes its head (chunked on HTTP/1.1, close-delimited on
+   * HTTP/1.0, always `connection: close`), leaves the connection to the taker and calls `taker.open()`. Any
+   * other status answers normally and the taker is never opened; so does a HEAD request.
+   * @throws {Error} once the response for this request has been started.
+   */
+  stream(taker: StreamTaker): void;
 }
 
 /** The application: one `Request` in, one `Response` out. A throw or rejection becomes a 500. */

@@ -40,7 +40,8 @@ const ERROR_REFILL_PER_SECOND = 1;
  */
 const REPLAY_RETRY_MS = 50;
 
-type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
+/** A `subscribe`: from a client (envelope mode) or from the request of a stream (server-sent events). */
+export type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
 
 /** One join of a channel; a resync replaces it with a new one (compared by identity). */
 interface JoinTicket {
@@ -68,7 +69,7 @@ export class EnvelopeSession extends Session {
   }
 
   override subscribed(state: SubscribedState): void {
-    this.relay.reply(this, subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
+    this.reply(subscribedEnvelope(state.channel, state.seq, state.epoch, state.recovered));
   }
 
   override deliver(message: ChannelMessage): void {
@@ -98,7 +99,7 @@ export class EnvelopeSession extends Session {
     }
     switch (command.type) {
       case "subscribe":
-        return this.#subscribe(command);
+        return this.subscribe(command);
       case "unsubscribe":
         return this.#unsubscribe(command.channel);
       case "publish":
@@ -113,7 +114,11 @@ export class EnvelopeSession extends Session {
     this.#channels.clear();
   }
 
-  #subscribe(command: SubscribeCommand): void {
+  /**
+   * Joins a channel (a repeated subscribe is a resync): checks the grant and the channel cap, runs one replay
+   * at a time, and answers `error` when the broker fails.
+   */
+  protected subscribe(command: SubscribeCommand): void {
     const { channel } = command;
     if (!this.guard.permissions.canSubscribe(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to subscribe to ${channel}`));
@@ -173,8 +178,7 @@ export class EnvelopeSession extends Session {
       this.#channels.delete(channel);
       if (this.isClosed) return;
       console.error(`edge-relay: subscribe to ${channel} failed:`, error);
-      this.relay.reply(
-        this,
+      this.reply(
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
     });
@@ -188,7 +192,7 @@ export class EnvelopeSession extends Session {
     this.#waiting.delete(channel);
     this.#replaying.delete(channel);
     this.relay.registry.leave(channel, this);
-    this.relay.reply(this, unsubscribedEnvelope(channel));
+    this.reply(unsubscribedEnvelope(channel));
   }
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
@@ -198,15 +202,19 @@ export class EnvelopeSession extends Session {
       return;
     }
     settle(() => this.relay.publish(channel, command.data), (message) => {
-      if (!this.isClosed) this.relay.reply(this, ackEnvelope(id ?? null, channel, message.seq));
+      if (!this.isClosed) this.reply(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.isClosed) return;
       console.error(`edge-relay: publish to ${channel} failed:`, error);
-      this.relay.reply(
-        this,
+      this.reply(
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
       );
     });
+  }
+
+  /** Sends an envelope (`subscribed`, `ack`, `error`, …) under the send-queue bound. */
+  protected reply(text: string): void {
+    this.relay.reply(this, text);
   }
 
   #error(command: Command, error: CommandError["error"], message: string): CommandError {
@@ -217,7 +225,7 @@ export class EnvelopeSession extends Session {
   /** Replies with an `error`, and fails the connection (policy) once it has spent its error budget. */
   #reject(error: CommandError): void {
     this.#errorBudget ??= new TokenBucket(ERROR_BUDGET, monotonicNow, ERROR_REFILL_PER_SECOND);
-    this.relay.reply(this, errorEnvelope(error));
+    this.reply(errorEnvelope(error));
     if (!this.#errorBudget.take()) this.out.fail(END_REASON.Policy, "too many invalid commands");
   }
 }

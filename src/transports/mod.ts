@@ -1,6 +1,7 @@
 /**
  * How sessions reach clients: each transport turns its wire into the relay core's `Outbound` and `Wire`.
- * Today: WebSocket (our RFC 6455 stack under Hono's WebSocket helper shape).
+ * WebSocket (our RFC 6455 stack under Hono's WebSocket helper shape) and server-sent events (the HTTP layer's
+ * streaming hand-off).
  * @module
  */
 export {
@@ -19,3 +20,4 @@ export {
   POLL_END,
   type PollEnd,
 } from "./long_poll.ts";
+export { SSE_HEADERS, SSE_MANY_WIRE, SSE_RETRY_MS, SSE_WIRE, type SseOptions, SseTransport } from "./sse.ts";
