@@ -201,7 +201,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     key: "sseKeepaliveMs",
     kind: "duration",
     default: 15_000,
-    help: "a comment line on every server-sent events stream this often (proxies close quiet streams); 0 = off",
+    help:
+      "a comment line on every server-sent events stream this often (proxies close quiet streams); 0 = off",
   },
   "deflate": {
     key: "deflate",

@@ -60,7 +60,8 @@ export class SseClient {
       socket.once("error", reject);
     });
     const client = new SseClient(socket);
-    let head = `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\nconnection: close\r\n`;
+    let head =
+      `GET ${path} HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\naccept: text/event-stream\r\nconnection: close\r\n`;
     for (const [name, value] of Object.entries(headers)) head += `${name}: ${value}\r\n`;
     socket.write(head + "\r\n");
     await client.#until(() => client.#headDone, 10_000, "the response head");
