@@ -12,13 +12,19 @@
  */
 import { parseArgs } from "node:util";
 import { formatResult, formatSummary } from "./conformance/report.ts";
-import { CONFORMANCE_DEFAULTS, GROUP_NAMES, runConformance } from "./conformance/runner.ts";
+import {
+  CONFORMANCE_DEFAULTS,
+  DEFLATE_GROUP_NAMES,
+  GROUP_NAMES,
+  runConformance,
+} from "./conformance/runner.ts";
 
 export type { CaseResult, Verdict } from "./conformance/context.ts";
 export {
   CONFORMANCE_DEFAULTS,
   type ConformanceOptions,
   type ConformanceReport,
+  DEFLATE_GROUP_NAMES,
   GROUP_NAMES,
   runConformance,
   type Totals,
@@ -28,7 +34,8 @@ export { formatResult, formatSummary } from "./conformance/report.ts";
 const USAGE =
   `usage: deno run -A scripts/conformance.ts ws://HOST:PORT [--json] [--group NAME]... [--filter TEXT]
        [--max-message-bytes N (default ${CONFORMANCE_DEFAULTS.maxMessageBytes})] [--timeout MS (default ${CONFORMANCE_DEFAULTS.caseTimeoutMs})]
-groups: ${GROUP_NAMES.join(", ")}`;
+groups: ${GROUP_NAMES.join(", ")}
+RFC 7692 groups (relay started with --deflate; only when named): ${DEFLATE_GROUP_NAMES.join(", ")}`;
 
 async function main(args: string[]): Promise<number> {
   let parsed;

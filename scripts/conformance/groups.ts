@@ -13,6 +13,11 @@ import { cases as opcodes } from "./cases/opcodes.ts";
 import { cases as pingPong } from "./cases/ping_pong.ts";
 import { cases as reservedBits } from "./cases/reserved_bits.ts";
 import { cases as utf8 } from "./cases/utf8.ts";
+import {
+  errorCases as deflateErrors,
+  messageCases as deflateMessages,
+  negotiationCases as deflateNegotiation,
+} from "./cases/permessage_deflate.ts";
 
 /** Every group's cases by group name. */
 export const GROUPS: Readonly<Record<string, readonly ConformanceCase[]>> = Object.freeze({
@@ -26,4 +31,14 @@ export const GROUPS: Readonly<Record<string, readonly ConformanceCase[]>> = Obje
   masking,
   limits,
   handshake,
+});
+
+/**
+ * RFC 7692 (permessage-deflate) groups, run only when named (`--group deflate-negotiation,…`): they need a
+ * relay started with `--deflate`, which the RFC 6455 groups do not.
+ */
+export const DEFLATE_GROUPS: Readonly<Record<string, readonly ConformanceCase[]>> = Object.freeze({
+  "deflate-negotiation": deflateNegotiation,
+  "deflate-messages": deflateMessages,
+  "deflate-errors": deflateErrors,
 });

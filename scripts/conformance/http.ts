@@ -101,8 +101,16 @@ export function hasToken(value: string | undefined, token: string): boolean {
   return value.split(",").some((t) => t.trim().toLowerCase() === token.toLowerCase());
 }
 
-/** Why a response does not complete a handshake for `key`, or null when it does (RFC 6455 §4.1). */
-export function checkSwitchingProtocols(head: ResponseHead, key: string): string | null {
+/**
+ * Why a response does not complete a handshake for `key`, or null when it does (RFC 6455 §4.1).
+ * @param extensionsOffered the request offered extensions: the server may then select one (its answer is
+ * checked by the caller)
+ */
+export function checkSwitchingProtocols(
+  head: ResponseHead,
+  key: string,
+  extensionsOffered = false,
+): string | null {
   if (head.status !== 101) return `expected status 101, got ${head.status}`;
   const upgrade = head.headers.get("upgrade");
   if (upgrade?.toLowerCase() !== "websocket") {
@@ -117,8 +125,8 @@ export function checkSwitchingProtocols(head: ResponseHead, key: string): string
   if (accept !== acceptFor(key)) {
     return `expected Sec-WebSocket-Accept ${acceptFor(key)}, got ${JSON.stringify(accept)}`;
   }
-  // §4.1 step 5/6: no extension or subprotocol was offered, so none may be selected.
-  if (head.headers.has("sec-websocket-extensions")) {
+  // §4.1 step 5/6: an extension or subprotocol that was not offered may not be selected.
+  if (!extensionsOffered && head.headers.has("sec-websocket-extensions")) {
     return "server selected an extension that was not offered";
   }
   if (head.headers.has("sec-websocket-protocol")) return "server selected a subprotocol that was not offered";

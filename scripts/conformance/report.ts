@@ -4,7 +4,7 @@
  * @module
  */
 import type { CaseResult } from "./context.ts";
-import { type ConformanceReport, GROUP_NAMES, totalsOf } from "./runner.ts";
+import { type ConformanceReport, DEFLATE_GROUP_NAMES, GROUP_NAMES, totalsOf } from "./runner.ts";
 
 /** One line for a case that did not simply pass (for progress output). */
 export function formatResult(r: CaseResult): string {
@@ -14,7 +14,7 @@ export function formatResult(r: CaseResult): string {
 /** The per-group table and the total line. */
 export function formatSummary(report: ConformanceReport): string {
   const rows: string[][] = [["group", "pass", "non-strict", "fail", "cases"]];
-  for (const group of GROUP_NAMES) {
+  for (const group of [...GROUP_NAMES, ...DEFLATE_GROUP_NAMES]) {
     const results = report.results.filter((r) => r.group === group);
     if (results.length === 0) continue;
     const t = totalsOf(results);

@@ -10,7 +10,7 @@ import {
   type CaseSettings,
   type ConformanceCase,
 } from "./context.ts";
-import { GROUPS } from "./groups.ts";
+import { DEFLATE_GROUPS, GROUPS } from "./groups.ts";
 import type { Target } from "./raw_socket.ts";
 
 /** Defaults of {@link ConformanceOptions}, frozen in one place. */
@@ -53,6 +53,12 @@ export interface ConformanceReport {
 /** Group names in run order. */
 export const GROUP_NAMES: readonly string[] = Object.keys(GROUPS);
 
+/** The RFC 7692 groups, run only when named: the relay must run with `--deflate`. */
+export const DEFLATE_GROUP_NAMES: readonly string[] = Object.keys(DEFLATE_GROUPS);
+
+/** Every group by name, the RFC 7692 ones included. */
+const ALL_GROUPS: Readonly<Record<string, readonly ConformanceCase[]>> = { ...GROUPS, ...DEFLATE_GROUPS };
+
 /** Parses `ws://host:port` (or `wss://`); any path is ignored, cases pick their own. */
 export function parseTarget(url: string): Target {
   const u = new URL(url);
@@ -68,10 +74,14 @@ export function parseTarget(url: string): Target {
 export function selectCases(options: Pick<ConformanceOptions, "groups" | "filter">): ConformanceCase[] {
   const groups = options.groups?.length ? options.groups : GROUP_NAMES;
   for (const g of groups) {
-    if (!(g in GROUPS)) throw new TypeError(`unknown group "${g}"; groups: ${GROUP_NAMES.join(", ")}`);
+    if (!(g in ALL_GROUPS)) {
+      throw new TypeError(
+        `unknown group "${g}"; groups: ${[...GROUP_NAMES, ...DEFLATE_GROUP_NAMES].join(", ")}`,
+      );
+    }
   }
   const filter = options.filter?.toLowerCase();
-  return groups.flatMap((g) => GROUPS[g]).filter((c) => !filter || c.name.toLowerCase().includes(filter));
+  return groups.flatMap((g) => ALL_GROUPS[g]).filter((c) => !filter || c.name.toLowerCase().includes(filter));
 }
 
 /** Counts verdicts. */

@@ -14,10 +14,17 @@ import {
   type ServerFrame,
 } from "./frame.ts";
 import type { RawSocket } from "./raw_socket.ts";
+import { constants, inflateRawSync } from "node:zlib";
+
+/** The empty stored block that ends every compressed message, appended before inflating (RFC 7692 §7.2.2). */
+const DEFLATE_TRAILER = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+/** RSV1 in the 3-bit `rsv` of a frame: "compressed" under permessage-deflate (RFC 7692 §6). */
+const RSV1 = 4;
 
 /** What the server did next, as seen by the client. */
 export type WsEvent =
-  | { type: "message"; opcode: number; payload: Uint8Array }
+  /** `compressed`: the message arrived with RSV1 (permessage-deflate) and `payload` is what it inflated to. */
+  | { type: "message"; opcode: number; payload: Uint8Array; compressed?: boolean }
   | { type: "pong"; payload: Uint8Array }
   | { type: "close"; code: number | null; reason: string }
   | { type: "eof"; error?: string }
@@ -46,11 +53,18 @@ export class WsClient {
   readonly socket: RawSocket;
   #fail: (reason: string) => never;
   /** Fragments of a server message in progress (RFC 6455 §5.4). */
-  #partial: { opcode: number; parts: Uint8Array[] } | null = null;
+  #partial: { opcode: number; parts: Uint8Array[]; compressed: boolean } | null = null;
+  /** The handshake agreed on permessage-deflate (RFC 7692): RSV1 may start a message. */
+  readonly #perMessageDeflate: boolean;
 
-  constructor(socket: RawSocket, fail: (reason: string) => never) {
+  constructor(
+    socket: RawSocket,
+    fail: (reason: string) => never,
+    options: { perMessageDeflate?: boolean } = {},
+  ) {
     this.socket = socket;
     this.#fail = fail;
+    this.#perMessageDeflate = options.perMessageDeflate ?? false;
   }
 
   /** Writes one frame (masked unless `spec.mask === false`). */
@@ -95,22 +109,42 @@ export class WsClient {
         break;
       default:
         if (this.#partial) this.#fail("server started a new message inside a fragmented one");
-        this.#partial = { opcode: frame.opcode, parts: [frame.payload] };
+        this.#partial = { opcode: frame.opcode, parts: [frame.payload], compressed: frame.rsv === RSV1 };
     }
     if (!frame.fin) return null;
-    const { opcode, parts } = this.#partial!;
+    const { opcode, parts, compressed } = this.#partial!;
     this.#partial = null;
-    const payload = parts.length === 1 ? parts[0] : concatBytes(parts);
+    let payload = parts.length === 1 ? parts[0] : concatBytes(parts);
+    if (compressed) payload = this.#inflate(payload);
     if (opcode === OPCODE.Text && !isValidUtf8(payload)) {
       this.#fail("server sent a text message that is not UTF-8");
     }
-    return { type: "message", opcode, payload };
+    return compressed
+      ? { type: "message", opcode, payload, compressed }
+      : { type: "message", opcode, payload };
   }
 
-  /** RFC 6455 §5.1–§5.5: what a server frame must look like when no extension was negotiated. */
+  /** A server message compressed per RFC 7692 §7.2.1, inflated; data that does not inflate fails the case. */
+  #inflate(payload: Uint8Array): Uint8Array {
+    try {
+      const out = inflateRawSync(concatBytes([payload, DEFLATE_TRAILER]), {
+        finishFlush: constants.Z_SYNC_FLUSH,
+      });
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    } catch (e) {
+      return this.#fail(`server sent a compressed message that does not inflate: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * RFC 6455 §5.1–§5.5: what a server frame must look like; with permessage-deflate, RSV1 is allowed on the
+   * first frame of a data message and nowhere else (RFC 7692 §6.1).
+   */
   #checkFrame(frame: ServerFrame): void {
     if (frame.masked) this.#fail("server sent a masked frame (RFC 6455 §5.1)");
-    if (frame.rsv !== 0) this.#fail(`server sent a frame with RSV bits ${frame.rsv} set`);
+    const firstDataFrame = frame.opcode === OPCODE.Text || frame.opcode === OPCODE.Binary;
+    const allowed = this.#perMessageDeflate && firstDataFrame && frame.rsv === RSV1;
+    if (frame.rsv !== 0 && !allowed) this.#fail(`server sent a frame with RSV bits ${frame.rsv} set`);
     const known = [OPCODE.Continuation, OPCODE.Text, OPCODE.Binary, OPCODE.Close, OPCODE.Ping, OPCODE.Pong];
     if (!(known as number[]).includes(frame.opcode)) {
       this.#fail(`server sent reserved opcode ${frame.opcode}`);

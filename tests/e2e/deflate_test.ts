@@ -18,6 +18,7 @@ import WebSocket from "ws";
 import { type RelayProcess, startRelay } from "../support/relay_process.ts";
 import { RawWebSocket } from "../support/raw_ws.ts";
 import { clientFrame, concat } from "../websocket/frames.ts";
+import { DEFLATE_GROUP_NAMES, formatResult, runConformance } from "../../scripts/conformance.ts";
 
 const AGREED = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 /** The round-trip relay runs with a 20 MB limit so the 16 MiB messages fit. */
@@ -325,4 +326,33 @@ describe("permessage-deflate bounds (relay with --deflate and defaults: 1 MiB me
     publisher.close();
     slow.destroy();
   });
+});
+
+describe("RFC 7692 conformance groups (relay with --deflate)", {
+  // The suite's client is a raw `Deno.connect` socket.
+  skip: typeof Deno === "undefined"
+    ? "the conformance client needs Deno.connect; run it under deno test"
+    : false,
+}, () => {
+  let relay: RelayProcess;
+
+  before(async () => {
+    relay = await startRelay(["--deflate", "--max-message-bytes", String(MAX_MESSAGE_BYTES)]);
+  });
+
+  after(async () => {
+    await relay?.stop();
+  });
+
+  for (const group of DEFLATE_GROUP_NAMES) {
+    it(`the relay passes every ${group} case strictly`, async () => {
+      const report = await runConformance(relay.wsUrl, {
+        groups: [group],
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+      });
+      assert.ok(report.results.length > 0, `group ${group} ran no case`);
+      const notPassed = report.results.filter((r) => r.verdict !== "pass");
+      assert.equal(notPassed.length, 0, notPassed.map(formatResult).join("\n"));
+    });
+  }
 });
