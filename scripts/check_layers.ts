@@ -22,7 +22,10 @@ export interface LayerRule {
 export interface LayerRules {
   /** Top-level folder of `src/` → its rule. Files directly in `src/` are the `""` layer. */
   layers: Readonly<Record<string, LayerRule>>;
-  /** npm package (bare name, first segment) → folders (paths under `src/`) allowed to import it. */
+  /**
+   * npm package (bare name, first segment) or runtime builtin (`node:sqlite`) → folders (paths under `src/`)
+   * allowed to import it.
+   */
   packageOwners: Readonly<Record<string, readonly string[]>>;
   /** Folders (paths under `src/`) where `Deno.` and `Bun.` may appear. */
   runtimeGlobals: readonly string[];
@@ -51,6 +54,7 @@ export const LAYER_RULES: LayerRules = {
   packageOwners: {
     hono: ["access", "app", "transports"],
     ioredis: ["pubsub/redis"],
+    "node:sqlite": ["pubsub/sqlite"],
   },
   runtimeGlobals: ["runtime"],
 };
@@ -101,8 +105,9 @@ export function checkLayers(root: string, rules: LayerRules = LAYER_RULES): Viol
         if (!isAncestor && !target.endsWith(`${sep}mod.ts`)) {
           report(`import of ${specifier} bypasses src/${targetFolder}/mod.ts`);
         }
-      } else if (!specifier.startsWith("node:")) {
-        const name = packageName(specifier);
+      } else {
+        // Runtime builtins are open to every folder unless listed by their full name (`node:sqlite`).
+        const name = specifier.startsWith("node:") ? specifier : packageName(specifier);
         const owners = rules.packageOwners[name];
         if (owners && !owners.some((owner) => isInside(fromFolder, owner))) {
           report(`${name} may be imported only in ${owners.map((o) => `src/${o}/`).join(", ")}`);

@@ -71,6 +71,7 @@ const DOC_OF_FOLDER: Readonly<Record<string, string>> = {
   websocket: "docs/websocket.md",
   pubsub: "docs/pubsub.md",
   "pubsub/redis": "docs/redis.md",
+  "pubsub/sqlite": "docs/sqlite.md",
 };
 
 /** Every `.ts` file under `src/`, as `folder/name.ts` relative to `src/`. */

@@ -20,6 +20,8 @@ export const TARGETS = Object.freeze({
   p99Ms: 5,
   /** HTTP keep-alive requests per CPU-second, as a fraction of Deno.serve's. */
   httpVsDenoServe: 0.5,
+  /** relay with the SQLite broker at most this many times the memory broker's CPU per delivery (issue 17). */
+  sqliteVsMemory: 1.3,
 });
 
 /** Below this server CPU share a closed-loop run did not saturate the server. */
@@ -160,6 +162,21 @@ export function checkTargets(
       });
     }
   }
+  // The SQLite target is per delivery under fan-out; with one client (publish-1) the figure is the publish rate.
+  for (const s of scenarios.filter((x) => x.kind === "closed" && x.clients > 1)) {
+    const rows = runs.filter((r) => r.scenario === s.name);
+    for (const [sqlite, memory] of [["relay-sqlite", "relay"], ["relay-bun-sqlite", "relay-bun"]] as const) {
+      const a = find(rows, sqlite)?.cpuUsPerDelivery;
+      const b = find(rows, memory)?.cpuUsPerDelivery;
+      if (!a || !b) continue;
+      checks.push({
+        what: `${s.name}: ${sqlite} costs ${fmt(a / b)}× ${memory} per delivery`,
+        value: a / b,
+        target: `≤ ${TARGETS.sqliteVsMemory}×`,
+        pass: a / b <= TARGETS.sqliteVsMemory,
+      });
+    }
+  }
   for (const s of scenarios.filter((x) => x.kind === "idle")) {
     const v = find(runs.filter((r) => r.scenario === s.name), "relay")?.kibPerConn;
     if (v !== undefined) {
@@ -197,13 +214,18 @@ export function checkTargets(
 }
 
 /** Ratios printed under a scenario table: the relay against each reference of its runtime. */
-function ratioLines(rows: RunRecord[]): string[] {
+function ratioLines(rows: RunRecord[], s: Scenario): string[] {
+  const sqliteTarget = s.clients > 1
+    ? `target ≤ ${TARGETS.sqliteVsMemory}× the cost`
+    : "publish rate, no target";
   const lines: string[] = [];
   const pairs: [ServerName, ServerName, string][] = [
     ["relay", "deno-native", `target ≥ ${TARGETS.cheaperThanDenoNative}× cheaper`],
     ["relay", "deno-raw", `target ≤ ${TARGETS.withinDenoRaw}× the cost`],
     ["relay-bun", "bun-native", "no target"],
     ["relay-bun", "bun-raw", "no target"],
+    ["relay-sqlite", "relay", sqliteTarget],
+    ["relay-bun-sqlite", "relay-bun", sqliteTarget],
   ];
   for (const [ours, ref, target] of pairs) {
     const a = find(rows, ours)?.cpuUsPerDelivery;
@@ -265,7 +287,7 @@ export function scenarioTable(s: Scenario, rows: RunRecord[]): string {
         : [r.server, "-", "-", "-", "-", "-", "-", "-", `FAILED: ${r.error}`]
     ),
   );
-  const extra = s.kind === "rate" ? [`  target: relay p99 ≤ ${TARGETS.p99Ms} ms`] : ratioLines(rows);
+  const extra = s.kind === "rate" ? [`  target: relay p99 ≤ ${TARGETS.p99Ms} ms`] : ratioLines(rows, s);
   return [head, table, ...extra].join("\n");
 }
 

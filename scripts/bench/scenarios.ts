@@ -72,6 +72,18 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
   fanout(256, 16, true),
   fanout(1000, 16, false),
   {
+    // With the SQLite broker every publish is a row committed before delivery: the storage rate, in one figure.
+    name: "publish-1",
+    kind: "closed",
+    description: "publish rate: 1 client publishes 32 B and receives its own messages (window 64)",
+    channels: 1,
+    clients: 1,
+    publishers: 1,
+    sizeBytes: 32,
+    window: 64,
+    quick: false,
+  },
+  {
     name: "channels-100x10",
     kind: "closed",
     description: "100 channels × 10 subscribers, 1 publisher per channel, 32 B (window 16)",

@@ -1,5 +1,6 @@
 /**
- * The servers a bench run compares: the relay (on Deno, and on Bun) and the four reference servers, each
+ * The servers a bench run compares: the relay (on Deno, and on Bun; with the memory and the SQLite broker) and
+ * the four reference servers, each
  * started fresh per scenario on 127.0.0.1 with a free port, pinned to the server core.
  * @module
  */
@@ -9,6 +10,8 @@ import { spawnTracked, type Tracked } from "./processes.ts";
 export const SERVER_NAMES = [
   "relay",
   "relay-bun",
+  "relay-sqlite",
+  "relay-bun-sqlite",
   "deno-native",
   "deno-raw",
   "bun-native",
@@ -32,6 +35,18 @@ export const RELAY_BENCH_FLAGS: readonly string[] = Object.freeze([
   "--max-messages-per-second",
   "0",
 ]);
+
+/**
+ * `--broker sqlite:FILE` with a fresh file for every start (a restart must not read the last scenario's
+ * history back), in one temporary directory per bench run. The files stay there for inspection; each holds at
+ * most `--history-size` messages per channel.
+ */
+function sqliteBrokerFlags(): string[] {
+  sqliteDir ??= Deno.makeTempDirSync({ prefix: "edge-relay-bench-" });
+  return ["--broker", `sqlite:${sqliteDir}/relay-${sqliteFiles++}.db`];
+}
+let sqliteDir: string | undefined;
+let sqliteFiles = 0;
 
 /** One server under test. */
 export interface ServerSpec {
@@ -65,6 +80,32 @@ export const SERVERS: readonly ServerSpec[] = Object.freeze([
     runtime: "bun",
     description: "Edge Relay (src/main.ts) on Bun",
     command: (bins) => [bins.bun!, "run", "src/main.ts", ...LISTEN_ARGS, ...RELAY_BENCH_FLAGS],
+  },
+  {
+    name: "relay-sqlite",
+    runtime: "deno",
+    description: "Edge Relay on Deno with the SQLite broker (every message committed before delivery)",
+    command: (bins) => {
+      const broker = sqliteBrokerFlags();
+      const dir = broker[1].slice("sqlite:".length).replace(/\/[^/]*$/, "");
+      return [
+        bins.deno,
+        ...DENO_RUN,
+        `--allow-write=${dir}`,
+        "src/main.ts",
+        ...LISTEN_ARGS,
+        ...RELAY_BENCH_FLAGS,
+        ...broker,
+      ];
+    },
+  },
+  {
+    name: "relay-bun-sqlite",
+    runtime: "bun",
+    description: "Edge Relay on Bun with the SQLite broker",
+    command: (
+      bins,
+    ) => [bins.bun!, "run", "src/main.ts", ...LISTEN_ARGS, ...RELAY_BENCH_FLAGS, ...sqliteBrokerFlags()],
   },
   {
     name: "deno-native",

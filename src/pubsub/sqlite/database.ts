@@ -60,6 +60,12 @@ export interface OpenOptions {
   synchronous?: "NORMAL" | "FULL";
 }
 
+/**
+ * Size the WAL file is cut back to after a checkpoint. One batch (one event-loop turn of publishes) can make the
+ * WAL larger than SQLite's 1000-page checkpoint point; without a limit the file would keep that peak size.
+ */
+export const WAL_SIZE_LIMIT_BYTES = 16 * 1024 * 1024;
+
 /** SQLite's result codes the opener tells apart (`errcode` on Bun, parsed from the message on Deno). */
 const BUSY_MESSAGE = /database is locked|SQLITE_BUSY/i;
 const CORRUPT_MESSAGE = /not a database|malformed|SQLITE_(NOTADB|CORRUPT)/i;
@@ -82,6 +88,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): DatabaseS
     db.exec("PRAGMA locking_mode = EXCLUSIVE");
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.synchronous ?? "NORMAL"}`);
+    db.exec(`PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
     // Takes the exclusive lock now, not at the first publish; fails at once (no busy wait) if another holds it.
     db.exec("BEGIN IMMEDIATE");
     db.exec(SCHEMA);
