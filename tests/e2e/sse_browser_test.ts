@@ -5,7 +5,9 @@
  * `retry:` line), messages are published while no relay listens on its port (by a second node on the same
  * Redis, which keeps seq, epoch and history), then a new relay starts on the same port. `EventSource` must
  * reconnect by itself, send the last id it saw as `Last-Event-ID`, be answered `recovered: true` and receive
- * exactly the missed messages (by seq: no gap, no repeat), then live ones.
+ * exactly the missed messages (by seq: no gap, no repeat), then live ones. Once on a one-channel stream (each
+ * event carries its id) and once on a many-channel stream (`GET /events?channel=x&channel=y`, whose id-only
+ * blocks must set the browser's last event id: one `Last-Event-ID` resumes both channels).
  * @module
  */
 import { after, before, describe, it } from "node:test";
@@ -25,6 +27,9 @@ const CHROMIUM = "/usr/bin/chromium";
 const STEP_MS = 15_000;
 /** The whole scenario's budget: a reconnect that does not come fails the test well before a suite timeout. */
 const SCENARIO_MS = 30_000;
+
+/** Tries to start the replacement relay on the dropped relay's port this many times. */
+const PORT_ATTEMPTS = 5;
 
 /** Installs Chromium when missing; the reason to skip when it cannot be. */
 function browserUnavailable(): string | false {
@@ -101,8 +106,23 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
   let context: BrowserContext;
   let profile: string;
 
-  /** Starts a node on the shared Redis, on `port` (0: any), and waits until its broker is connected. */
+  /**
+   * Starts a node on the shared Redis, on `port` (0: any), and waits until its broker is connected. A given
+   * port is tried a few times: while it was free, another process's outgoing connection may have taken it
+   * as its local port for a moment (the page's `EventSource` keeps retrying meanwhile).
+   */
   async function startNode(port = 0): Promise<RelayProcess> {
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await startNodeOnce(port);
+      } catch (error) {
+        if (port === 0 || attempt === PORT_ATTEMPTS) throw error;
+        await sleep(200);
+      }
+    }
+  }
+
+  async function startNodeOnce(port: number): Promise<RelayProcess> {
     const node = await startRelay([
       "--broker",
       redis.url,
@@ -159,89 +179,129 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
 
   const seen = (page: Page) => page.evaluate(() => (globalThis as unknown as { seen: PageEvent[] }).seen);
 
-  /** Waits until the page reported `count` events of `type`. */
+  /** Waits until the page reported `count` events of `type`; on timeout, says what the page did see. */
   async function pageSaw(page: Page, type: string, count: number): Promise<void> {
-    await page.waitForFunction(
-      ([type, count]) =>
-        (globalThis as unknown as { seen: PageEvent[] }).seen.filter((e) => e.type === type).length >=
-          (count as number),
-      [type, count] as const,
-    );
+    try {
+      await page.waitForFunction(
+        ([type, count]) =>
+          (globalThis as unknown as { seen: PageEvent[] }).seen.filter((e) => e.type === type).length >=
+            (count as number),
+        [type, count] as const,
+      );
+    } catch (error) {
+      const kinds = (await seen(page)).map((e) =>
+        e.data === undefined
+          ? e.type
+          : `${e.type}(${e.data.channel} ${e.data.seq}${
+            e.data.recovered === undefined ? "" : ` recovered:${e.data.recovered}`
+          })`
+      );
+      throw new Error(`the page saw ${kinds.join(", ")}; expected ${count} × ${type}`, { cause: error });
+    }
   }
 
-  it("after the relay drops the stream, EventSource reconnects with Last-Event-ID and gets exactly the missed messages", async () => {
+  /** The texts of one phase of the scenario, per channel: `<phase><i>` for channel i. */
+  const phaseTexts = (phase: string, channels: string[]) => channels.map((_, i) => `${phase}${i}`);
+
+  /**
+   * The scenario on `path` (an event stream of `channels`): three messages per channel while the page reads,
+   * the relay stopped, three more per channel while nothing listens on its port, a new relay on the port,
+   * one live message per channel. Returns what the page saw and the headers of each stream request.
+   */
+  async function dropAndResume(path: string, channels: string[]) {
     const started = Date.now();
-    const channel = `browser-${Date.now().toString(36)}`;
     const port = reader!.port;
-    const eventsUrl = `http://127.0.0.1:${port}/channels/${channel}/events`;
+    const eventsUrl = `http://127.0.0.1:${port}${path}`;
     const page = await context.newPage();
     // What Chromium really sent: the headers of each request of the event stream.
     const requests: Record<string, string>[] = [];
     page.on("request", (request) => {
       if (request.url() === eventsUrl) request.allHeaders().then((headers) => requests.push(headers));
     });
+    const publishRound = async (phase: string) => {
+      for (const [i, text] of phaseTexts(phase, channels).entries()) await publish(channels[i], text);
+    };
+    const n = channels.length;
     try {
       await page.goto(`${pageOrigin}/page?events=${encodeURIComponent(eventsUrl)}`);
-      await pageSaw(page, "subscribed", 1);
-      const before = [
-        await publish(channel, "one"),
-        await publish(channel, "two"),
-        await publish(channel, "three"),
-      ];
-      assert.deepEqual(before, [1, 2, 3]);
-      await pageSaw(page, "message", 3);
+      await pageSaw(page, "subscribed", n);
+      for (const phase of ["a", "b", "c"]) await publishRound(phase);
+      await pageSaw(page, "message", 3 * n);
 
       // The relay goes away: SIGTERM ends the stream (a last retry:, then the end of the body).
       assert.equal(await reader!.stop(), 0);
       reader = undefined;
       await pageSaw(page, "error", 1);
       // Published while nothing listens on the page's port: only a resume can bring these.
-      const missed = [
-        await publish(channel, "four"),
-        await publish(channel, "five"),
-        await publish(channel, "six"),
-      ];
-      assert.deepEqual(missed, [4, 5, 6]);
+      for (const phase of ["d", "e", "f"]) await publishRound(phase);
       // A new relay on the same port and the same Redis (the same seq, epoch and history).
       reader = await startNode(port);
-      await pageSaw(page, "subscribed", 2);
-      await pageSaw(page, "message", 6);
-      assert.equal(await publish(channel, "seven"), 7);
-      await pageSaw(page, "message", 7);
+      await pageSaw(page, "subscribed", 2 * n);
+      await pageSaw(page, "message", 6 * n);
+      await publishRound("g");
+      await pageSaw(page, "message", 7 * n);
       await sleep(100); // a repeat would show up now
-
       const events = await seen(page);
-      const subscribed = events.filter((e) => e.type === "subscribed");
-      const messages = events.filter((e) => e.type === "message");
-      const epoch = subscribed[0].data!.epoch!;
-      assert.deepEqual(
-        subscribed.map((e) => [e.data!.seq, e.data!.epoch, e.data!.recovered, e.id]),
-        [[0, epoch, false, `${epoch}:0`], [6, epoch, true, `${epoch}:3`]],
-        "the reconnect resumed from the last id the page saw (seq 3) and was recovered",
-      );
-      assert.deepEqual(
-        messages.map((e) => [e.data!.seq, e.data!.text, e.id]),
-        ["one", "two", "three", "four", "five", "six", "seven"].map((
-          text,
-          i,
-        ) => [i + 1, text, `${epoch}:${i + 1}`]),
-        "every message once, in order: no gap, no repeat",
-      );
-      // The order the page saw: the first stream, its end, the reconnected stream with the replay, live.
-      const kinds = events.map((e) => e.type === "message" ? `m${e.data!.seq}` : e.type);
-      const reconnect = kinds.indexOf("subscribed", 2);
-      assert.deepEqual(kinds.slice(0, 5), ["open", "subscribed", "m1", "m2", "m3"]);
-      assert.ok(kinds.slice(5, reconnect).every((k) => k === "error" || k === "open"), kinds.join(" "));
-      assert.deepEqual(kinds.slice(reconnect), ["subscribed", "m4", "m5", "m6", "m7"]);
-      assert.ok(events.every((e) => e.state !== 2), "EventSource never gave up");
-
-      // Chromium sent the id itself: nothing on the first request, `<epoch>:3` on the one that was answered.
       await eventually("request headers", () => requests.length >= 2);
-      assert.equal(requests[0]["last-event-id"], undefined);
-      assert.equal(requests.at(-1)!["last-event-id"], `${epoch}:3`);
+      assert.ok(events.every((e) => e.state !== 2), "EventSource never gave up");
       assert.ok(Date.now() - started < SCENARIO_MS, `took ${Date.now() - started} ms`);
+      return { events, requests };
     } finally {
       await page.close();
     }
+  }
+
+  /**
+   * Per channel: a first `subscribed` (seq 0, not recovered), the three first messages, a second `subscribed`
+   * (recovered, seq 6) and the six others, each once and in order. Returns each channel's epoch.
+   */
+  function assertResumed(events: PageEvent[], channels: string[]): string[] {
+    return channels.map((channel, i) => {
+      const mine = events.filter((e) => e.data?.channel === channel);
+      const epoch = mine[0].data!.epoch!;
+      assert.deepEqual(
+        mine.map((e) => [e.type, e.data!.seq, e.data!.epoch, e.data!.recovered, e.data!.text]),
+        [
+          ["subscribed", 0, epoch, false, undefined],
+          ...["a", "b", "c"].map((phase, k) => ["message", k + 1, undefined, undefined, `${phase}${i}`]),
+          ["subscribed", 6, epoch, true, undefined],
+          ...["d", "e", "f", "g"].map((phase, k) => ["message", k + 4, undefined, undefined, `${phase}${i}`]),
+        ],
+        `${channel}: resumed from seq 3 and recovered, every message once, in order: no gap, no repeat`,
+      );
+      return epoch;
+    });
+  }
+
+  it("one channel: after the relay drops the stream, EventSource reconnects with Last-Event-ID and gets exactly the missed messages", async () => {
+    const channel = `browser-${Date.now().toString(36)}`;
+    const { events, requests } = await dropAndResume(`/channels/${channel}/events`, [channel]);
+    const [epoch] = assertResumed(events, [channel]);
+    // Each event's lastEventId is its own id; the reconnected stream's subscribed says where it resumed.
+    assert.deepEqual(
+      events.filter((e) => e.id !== undefined).map((e) => e.id),
+      [0, 1, 2, 3, 3, 4, 5, 6, 7].map((seq) => `${epoch}:${seq}`),
+    );
+    // The order the page saw: the first stream, its end, the reconnected stream with the replay, live.
+    const kinds = events.map((e) => e.type === "message" ? `m${e.data!.seq}` : e.type);
+    const reconnect = kinds.indexOf("subscribed", 2);
+    assert.deepEqual(kinds.slice(0, 5), ["open", "subscribed", "m1", "m2", "m3"]);
+    assert.ok(kinds.slice(5, reconnect).every((k) => k === "error" || k === "open"), kinds.join(" "));
+    assert.deepEqual(kinds.slice(reconnect), ["subscribed", "m4", "m5", "m6", "m7"]);
+    // Chromium sent the id itself: nothing on the first request, `<epoch>:3` on the one that was answered.
+    assert.equal(requests[0]["last-event-id"], undefined);
+    assert.equal(requests.at(-1)!["last-event-id"], `${epoch}:3`);
+  });
+
+  it("many channels: the id-only blocks set Chromium's last event id, and one Last-Event-ID resumes every channel", async () => {
+    const base = `browser-many-${Date.now().toString(36)}`;
+    const channels = [`${base}-x`, `${base}-y`];
+    const { events, requests } = await dropAndResume(
+      `/events?channel=${channels[0]}&channel=${channels[1]}`,
+      channels,
+    );
+    const epochs = assertResumed(events, channels);
+    assert.equal(requests[0]["last-event-id"], undefined);
+    assert.equal(requests.at(-1)!["last-event-id"], epochs.map((epoch) => `${epoch}:3`).join(","));
   });
 });
