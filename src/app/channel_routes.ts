@@ -7,6 +7,7 @@
  */
 import type { Hono } from "hono";
 import { AddressRateLimiter, corsPolicy } from "../access/mod.ts";
+import type { RequestInfo } from "../http/mod.ts";
 import { apiError, textFitsEnvelope } from "../protocol/mod.ts";
 import {
   BrokerFullError,
@@ -153,7 +154,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       }
       return historyAnswer(channel, since, epoch, history);
     }
-    return await longPoll(channel, since, epoch, read, waitMs);
+    return await longPoll(c.env, channel, since, epoch, read, waitMs);
   });
 
   /**
@@ -161,6 +162,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
    * its epoch), else held on {@link LongPolls} until a message, an epoch change, `wait` or the shutdown.
    */
   async function longPoll(
+    info: RequestInfo,
     channel: string,
     since: number,
     epoch: string | undefined,
@@ -179,6 +181,8 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
         "retry-after": String(RETRY_AFTER_SECONDS),
       });
     }
+    // A client that leaves gives its place back at once, not when its `wait` passes.
+    info.onClose(() => poll.abandon());
     let history;
     try {
       await poll.ready;
@@ -206,7 +210,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       case POLL_END.Reset:
         break;
       default:
-        // Timeout or shutdown: still nothing after `since`.
+        // Timeout, shutdown or a client that left: still nothing after `since`.
         return historyAnswer(channel, since, epoch, history);
     }
     // Anything else (several messages, an epoch change): what history says now.

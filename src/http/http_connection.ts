@@ -68,6 +68,7 @@ class Exchange implements RequestInfo {
   onUpgrade: UpgradeHandler | null = null;
   onStream: StreamTaker | null = null;
   open = true;
+  #onGone: (() => void) | null = null;
 
   constructor(conn: Conn, minorVersion: 0 | 1) {
     this.remoteAddress = conn.remoteAddress;
@@ -80,6 +81,21 @@ class Exchange implements RequestInfo {
     if (!this.open) throw new Error("upgrade() must be called before the response is returned");
     if (typeof onUpgrade !== "function") throw new TypeError("upgrade() needs a function");
     this.onUpgrade = onUpgrade;
+  }
+
+  onClose(listener: () => void): void {
+    if (typeof listener !== "function") throw new TypeError("onClose() needs a function");
+    this.#onGone = listener;
+  }
+
+  /** The client left while its response was still being worked out: tell the handler, once. */
+  gone(): void {
+    const listener = this.#onGone;
+    this.#onGone = null;
+    if (listener === null || !this.open) return;
+    try {
+      listener();
+    } catch { /* a listener's failure is the handler's, and the connection is gone anyway */ }
   }
 
   stream(taker: StreamTaker): void {
@@ -176,6 +192,8 @@ export class HttpConnection implements ConnHandler {
     this.#peerEnded = true;
     // Waiting for a head or body that can no longer arrive; a response in progress still goes out.
     if (this.#phase === WAIT_HEAD || this.#phase === WAIT_BODY) this.#end();
+    // A client that ends its side while its handler still runs has given up on the answer (a held poll).
+    else if (this.#phase === BUSY) this.#exchange?.gone();
   }
 
   drain(): void {
@@ -193,6 +211,7 @@ export class HttpConnection implements ConnHandler {
   close(): void {
     if (this.#phase === DETACHED) return;
     this.#phase = DETACHED;
+    this.#exchange?.gone();
     this.#clearTimer();
     this.#onAbort?.();
     this.#onAbort = null;

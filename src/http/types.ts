@@ -30,6 +30,12 @@ export interface RequestInfo {
    */
   upgrade(onUpgrade: UpgradeHandler): void;
   /**
+   * Registers a function called once if the client leaves (closes the connection, or ends its side of it)
+   * while the handler is still working out the response: a request held open (a long poll) can then be
+   * released at once. Never called once the response has been returned. A later call replaces the listener.
+   */
+  onClose(listener: () => void): void;
+  /**
    * Registers the taker of the response body (server-sent events). Call it while handling the request and
    * return a 200 Response without a body; the server writes its head (chunked on HTTP/1.1, close-delimited on
    * HTTP/1.0, always `connection: close`), leaves the connection to the taker and calls `taker.open()`. Any

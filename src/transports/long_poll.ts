@@ -57,6 +57,8 @@ export const POLL_END = Object.freeze({
   Timeout: 3,
   /** The relay is stopping. */
   Shutdown: 4,
+  /** The client left before the answer (its connection closed). */
+  Gone: 5,
 });
 export type PollEnd = typeof POLL_END[keyof typeof POLL_END];
 
@@ -157,6 +159,12 @@ export class HeldPoll implements Closable {
   /** @internal Its bucket came round. */
   expire(): void {
     this.#answer(POLL_END.Timeout);
+  }
+
+  /** The client left: gives the poll's place back at once rather than when its `wait` passes. */
+  abandon(): void {
+    if (this.#phase === READING) this.end = POLL_END.Gone;
+    else if (this.#phase === ARMED) this.#answer(POLL_END.Gone);
   }
 
   /** Answers at once: the relay stops (it calls this for every open session). */

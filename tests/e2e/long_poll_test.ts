@@ -186,7 +186,7 @@ describe("long polling under --max-connections-per-ip", () => {
   before(async () => relay = await startRelay(["--max-connections-per-ip", "4"]));
   after(async () => await relay.stop());
 
-  it("a held poll holds its connection: past the per-address cap the next one gets 503, and a place comes back when wait passes even if the client left", async () => {
+  it("a held poll holds its connection: past the per-address cap the next one gets 503, and places come back once the clients leave", async () => {
     const channel = channelName("capped");
     const polls: RawPoll[] = [];
     for (let i = 0; i < 4; i++) {
@@ -198,12 +198,42 @@ describe("long polling under --max-connections-per-ip", () => {
     assert.equal((await refused.answer).status, 503);
     assert.equal(answered(), 0, "the four polls are held");
     refused.socket.destroy();
-    // Clients that leave: the HTTP layer tells a handler nothing of it, so the poll is released by its wait.
     for (const p of polls) p.socket.destroy();
-    await sleep(3500);
+    await sleep(500);
     const again = await rawPoll(relay, `/channels/${channel}/messages?since=0&wait=1s`);
     assert.equal((await again.answer).status, 200);
     again.socket.destroy();
+  });
+});
+
+describe("long polling, clients that leave", () => {
+  let relay: RelayProcess;
+  before(async () => {
+    relay = await startRelay();
+  });
+  after(async () => {
+    await relay?.stop();
+  });
+
+  it("a client that leaves releases its held poll at once, not when its wait passes", async () => {
+    const channel = channelName("gone");
+    const listed = async () => {
+      const { body } = await getJson(relay, `/channels?limit=1000`);
+      return (body.channels as { channel: string; subscribers: number }[]).find((row) =>
+        row.channel === channel
+      );
+    };
+    const polls: RawPoll[] = [];
+    for (let i = 0; i < 3; i++) {
+      polls.push(await rawPoll(relay, `/channels/${channel}/messages?since=0&wait=50s`));
+    }
+    await sleep(200);
+    assert.equal((await listed())?.subscribers, 1, "the held polls share one subscription of the channel");
+    for (const p of polls) p.socket.destroy();
+    // The channel's one subscription is kept a second or two after its last poll, for a client polling again.
+    const deadline = Date.now() + 6000;
+    while ((await listed()) !== undefined && Date.now() < deadline) await sleep(250);
+    assert.equal(await listed(), undefined, "the channel is still watched for clients that left");
   });
 });
 
