@@ -72,8 +72,23 @@ describe("server-sent events (default limits)", () => {
     }
   });
 
-  it("one publish stream (raw WS, envelope WS, HTTP) is seen identically by envelope WS, SSE and many-channel SSE", async () => {
+  it("one publish stream (raw WS, envelope WS, HTTP) is seen identically by envelope WS, SSE, many-channel SSE and a long poll", async () => {
     const channel = channelName("same");
+    // A long-poll subscriber: held from the start, it polls on from the last seq it got until it has three.
+    const fromPoll = new Map<number, string>();
+    const polling = (async () => {
+      let since = 0;
+      while (fromPoll.size < 3) {
+        const response = await fetch(`${relay.url}/channels/${channel}/messages?since=${since}&wait=10s`);
+        assert.equal(response.status, 200);
+        const body = await response.json() as { messages: { seq: number; text: string }[] };
+        for (const m of body.messages) {
+          assert.ok(!fromPoll.has(m.seq), `seq ${m.seq} polled twice`);
+          fromPoll.set(m.seq, m.text);
+          since = m.seq;
+        }
+      }
+    })();
     const other = channelName("other");
     const envelope = await TestSocket.open(`${relay.wsUrl}/ws`, "relay.v1");
     envelope.sendJson({ type: "subscribe", channel });
@@ -110,6 +125,12 @@ describe("server-sent events (default limits)", () => {
       assert.deepEqual(fromSingle, fromEnvelope);
       assert.deepEqual(fromMany, fromEnvelope);
       assert.deepEqual([...fromEnvelope.values()].map((m) => (m as { text: string }).text), texts);
+      await polling;
+      assert.deepEqual(
+        fromPoll,
+        new Map([...fromEnvelope].map(([seq, m]) => [seq, (m as { text: string }).text])),
+        "the long poll saw the same seqs and payloads",
+      );
       // The many-channel stream's id describes both channels, in the order of the query.
       const [otherPart, channelPart] = many.lastEventId.split(",");
       assert.match(otherPart, /^[0-9a-f]+:0$/);
