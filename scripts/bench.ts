@@ -14,9 +14,12 @@
 import { parseArgs } from "node:util";
 import { benchHealthz } from "./bench/http_bench.ts";
 import { buildLoadgen, loadgenArgs, runLoadgen } from "./bench/loadgen.ts";
+import { measureHeldPolls } from "./bench/long_poll_memory.ts";
 import { clockTicksPerSecond, runQuiet, stopAll, which } from "./bench/processes.ts";
 import {
   checkTargets,
+  type HeldPollRecord,
+  heldPollTable,
   type HttpRecord,
   httpTable,
   type RunRecord,
@@ -41,13 +44,18 @@ const BUN_PACKAGE = "bun@1.4.4";
 const HTTP_SCENARIO = "http-healthz";
 /** Servers the HTTP part compares. */
 const HTTP_SERVERS: readonly ServerName[] = ["relay", "deno-native", "relay-bun", "bun-native"];
+/** Name of the held long polls part for `--scenario` (issue 11), the servers it runs on and its size. */
+const POLLS_SCENARIO = "long-poll-10k";
+const POLLS_SERVERS: readonly ServerName[] = ["relay", "relay-bun"];
+const HELD_POLLS = 10_000;
+const HELD_POLL_CHANNELS = 10;
 /** Pause between the idle scenario's two rounds, so the server has let the first connections go. */
 const IDLE_SETTLE_MS = 500;
 /** Extra time the load generator gets beyond its windows (connecting, start-up). */
 const LOADGEN_SLACK_MS = 45_000;
 
 const USAGE = `usage: deno task bench [--quick] [--scenario NAME[,NAME…]] [--only SERVER[,SERVER…]] [--json]
-  scenarios: ${[...SCENARIOS.map((s) => s.name), HTTP_SCENARIO].join(", ")}
+  scenarios: ${[...SCENARIOS.map((s) => s.name), HTTP_SCENARIO, POLLS_SCENARIO].join(", ")}
   servers:   ${SERVER_NAMES.join(", ")}`;
 
 function list(values: string[] | undefined): string[] {
@@ -74,17 +82,24 @@ const timing = flags.quick ? QUICK_TIMING : FULL_TIMING;
 const wanted = list(flags.scenario);
 const only = list(flags.only);
 for (const name of wanted) {
-  if (name !== HTTP_SCENARIO && !SCENARIOS.some((s) => s.name === name)) {
+  if (name !== HTTP_SCENARIO && name !== POLLS_SCENARIO && !SCENARIOS.some((s) => s.name === name)) {
     fail(`unknown scenario: ${name}\n${USAGE}`);
   }
 }
 for (const name of only) {
   if (!(SERVER_NAMES as readonly string[]).includes(name)) fail(`unknown server: ${name}\n${USAGE}`);
 }
+// A scenario compared with a baseline scenario (SSE against WebSocket) brings its baseline along.
+const withBaselines = [
+  ...wanted,
+  ...SCENARIOS.filter((s) => wanted.includes(s.name) && s.baseline)
+    .map((s) => s.baseline!),
+];
 const scenarios: Scenario[] = SCENARIOS.filter((s) =>
-  wanted.length ? wanted.includes(s.name) : !flags.quick || s.quick
+  wanted.length ? withBaselines.includes(s.name) : !flags.quick || s.quick
 );
 const runHttp = wanted.length ? wanted.includes(HTTP_SCENARIO) : true;
+const runPolls = wanted.length ? wanted.includes(POLLS_SCENARIO) : !flags.quick;
 const servers: ServerSpec[] = SERVERS.filter((s) => only.length === 0 || only.includes(s.name));
 
 /** Progress goes to stderr; tables to stdout (unless --json). */
@@ -138,6 +153,7 @@ Deno.addSignalListener("SIGTERM", onSignal);
 
 const runs: RunRecord[] = [];
 const http: HttpRecord[] = [];
+const polls: HeldPollRecord[] = [];
 let exitCode = 0;
 const meta = {
   date: new Date().toISOString(),
@@ -175,7 +191,10 @@ try {
   for (const scenario of scenarios) {
     if (interrupted) break;
     const rows: RunRecord[] = [];
-    for (const spec of servers) {
+    const chosen = servers.filter((spec) =>
+      scenario.servers ? scenario.servers.includes(spec.name) : !spec.extra
+    );
+    for (const spec of chosen) {
       if (interrupted) break;
       const why = unavailable(spec, bins);
       if (why) {
@@ -209,7 +228,7 @@ try {
     }
     if (interrupted) break;
     runs.push(...rows);
-    print(scenarioTable(scenario, rows));
+    print(scenarioTable(scenario, rows, runs));
   }
 
   const wrk = runHttp && !interrupted ? await which("wrk") : null;
@@ -253,11 +272,39 @@ try {
     if (!interrupted) print(httpTable(http));
   }
 
+  if (runPolls && !interrupted) {
+    for (const spec of servers.filter((s) => POLLS_SERVERS.includes(s.name))) {
+      if (interrupted) break;
+      const why = unavailable(spec, bins);
+      if (why) {
+        polls.push({ server: spec.name, ok: false, error: why });
+        continue;
+      }
+      try {
+        const server = await startServer(spec, bins, pin, root);
+        try {
+          const r = await measureHeldPolls(server.port, server.pid, HELD_POLLS, HELD_POLL_CHANNELS);
+          polls.push({ server: spec.name, ok: true, ...r });
+          progress(
+            `  ${POLLS_SCENARIO} ${spec.name}: ${r.kibPerPoll.toFixed(1)} KiB per held poll, ` +
+              `${r.answered}/${r.polls} answered in ${r.wakeMs.toFixed(0)} ms`,
+          );
+        } finally {
+          await server.process.stop();
+        }
+      } catch (error) {
+        polls.push({ server: spec.name, ok: false, error: firstLine(error) });
+        exitCode = 1;
+      }
+    }
+    if (!interrupted && polls.length) print(heldPollTable(POLLS_SCENARIO, polls));
+  }
+
   const targets = checkTargets(runs, http, scenarios);
   if (!interrupted) print(targetsTable(targets));
   if (flags.json && !interrupted) {
     const stripped = runs.map(({ raw, ...rest }) => ({ ...rest, loadgen: raw }));
-    console.log(JSON.stringify({ meta, runs: stripped, http, targets }, null, 2));
+    console.log(JSON.stringify({ meta, runs: stripped, http, polls, targets }, null, 2));
   }
 } catch (error) {
   console.error(`bench failed: ${(error as Error).stack ?? error}`);

@@ -13,9 +13,12 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # nginx: the reverse proxy of the README's recipe, which tests/e2e/nginx_test.ts starts on loopback
 [ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
+# promtool (Debian's prometheus package): lints the /metrics exposition in tests/e2e/metrics_test.ts
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ "${SETUP_BENCH:-0}" = 1 ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)
   command -v cc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+  [ -f /usr/include/zlib.h ] || need+=(zlib1g-dev) # the load generator inflates permessage-deflate
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -17,10 +17,26 @@
  *     round-robin over publishers); report latency percentiles.
  *   --idle: open the connections, hold them for --duration seconds, report the server's RSS before/after.
  *
+ * Variants (any mode):
+ *   --text: publish text frames whose payload starts with a 32-character hex stamp (the same three fields), so
+ *     that the stamp survives a text transport; --json makes the rest of the payload JSON-like text (the stamp
+ *     then sits in its first string, at a fixed offset).
+ *   --sse: every client but the publishers reads server-sent events (GET <sse-prefix><channel>/events, chunked
+ *     or close-delimited text/event-stream); an `event: message` block is one delivery, its stamp is read from
+ *     the `"text":"` field of the data line (needs --text without --json: the stamp then needs no JSON escape).
+ *     A stream counts as open once its `subscribed` event arrived, so no message is published before it joined.
+ *   --deflate: offer permessage-deflate (RFC 7692) with client_no_context_takeover; compressed messages (RSV1)
+ *     are inflated with zlib, one message at a time (the server keeps no context either): the stamp comes from
+ *     the inflated bytes. Inflating every 3 KiB message whole would cost the load generator more than the
+ *     server spends per delivery, so only every VERIFY_EVERY-th is inflated whole (its length checked against
+ *     --size); the others only as far as the stamp.
+ *
+ * Every byte read from the server inside the window is counted (rx_bytes): bytes on the wire per delivery.
+ *
  * The server's CPU time (utime + stime from /proc/PID/stat) and RSS are read by this program at the exact
  * window boundaries when --server-pid is given. The result is one JSON line on stdout.
  *
- * Build: cc -O2 -o loadgen loadgen.c
+ * Build: cc -O2 -o loadgen loadgen.c -lz
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -38,6 +54,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
 
@@ -45,6 +62,17 @@ enum { ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSED };
 enum { OP_CONT = 0x0, OP_TEXT = 0x1, OP_BINARY = 0x2, OP_CLOSE = 0x8, OP_PING = 0x9, OP_PONG = 0xA };
 
 #define STAMP_BYTES 16
+/* the text stamp: the same fields as 16 + 8 + 8 lowercase hex digits */
+#define TEXT_STAMP_CHARS 32
+/* bytes of each message payload kept for the stamp (the JSON payload's stamp starts at JSON_STAMP_OFFSET) */
+#define CAP_BYTES 64
+#define JSON_STAMP_OFFSET 10
+/* every this many compressed deliveries, one is inflated whole and its length checked */
+#define VERIFY_EVERY 16
+/* bytes of each event-stream line kept (the stamp must start within them); the rest of a line is skipped */
+#define SSE_LINE_BYTES 256
+/* RFC 7692 section 7.2.2: the tail a sender strips from every compressed message */
+static const uint8_t DEFLATE_TAIL[4] = {0x00, 0x00, 0xff, 0xff};
 #define READ_BUFFER_BYTES (256 * 1024)
 #define LAT_FINE_US 100000    /* 1 us buckets up to 100 ms */
 #define LAT_COARSE_MS 120000  /* then 1 ms buckets up to 120 s */
@@ -61,9 +89,20 @@ typedef struct {
   uint8_t hdr[14];
   int hdr_len, hdr_need;
   uint64_t payload_left;
-  uint8_t opcode, fin, msg_opcode;
-  uint8_t cap[STAMP_BYTES];
+  uint8_t opcode, fin, msg_opcode, msg_compressed;
+  uint8_t cap[CAP_BYTES];
   int cap_len;
+  /* permessage-deflate: agreed on this connection; the compressed bytes of the message being received */
+  int deflate;
+  uint8_t *z;
+  size_t z_len, z_cap;
+  /* server-sent events: chunked body state, the current line and the current block's event */
+  int sse, sse_ready, chunked, ch_state, ev;
+  uint64_t ch_left;
+  uint8_t line[SSE_LINE_BYTES];
+  int line_len;
+  uint8_t ev_stamp[TEXT_STAMP_CHARS];
+  int ev_has_stamp;
   uint8_t ctrl[125];
   int ctrl_len;
   /* output */
@@ -86,6 +125,8 @@ typedef struct {
 static const char *opt_host = "127.0.0.1";
 static int opt_port = 0;
 static const char *opt_prefix = "/ws/bench-";
+static const char *opt_sse_prefix = "/channels/bench-";
+static int opt_text = 0, opt_json = 0, opt_sse = 0, opt_deflate = 0;
 static int opt_channels = 1, opt_clients = 16, opt_publishers = -1 /* all */, opt_size = 32, opt_window = 8;
 static double opt_warmup = 1.0, opt_duration = 3.0, opt_rate = 0.0, opt_connect_timeout = 30.0;
 static int opt_idle = 0, opt_server_pid = 0, opt_connect_concurrency = 128, opt_server_core = -1, opt_client_core = -1;
@@ -96,12 +137,18 @@ static conn_t *conns;
 static pub_t *pubs;
 static int nconns, npubs;
 static uint8_t *tmpl;   /* pre-masked client frame */
-static size_t tmpl_len, tmpl_payload_off;
+static size_t tmpl_len, tmpl_payload_off, stamp_off;
 static const uint8_t MASK[4] = {0x37, 0xfa, 0x21, 0x3d};
 static uint8_t rbuf[READ_BUFFER_BYTES];
 static int measuring = 0;
 static uint64_t win_deliveries, win_sent, all_deliveries, all_sent;
 static uint64_t gaps, reorders, bad, closes, errors_count, opened;
+/* bytes read from the server inside the window; deliveries that arrived compressed; connections with deflate */
+static uint64_t win_rx_bytes, win_compressed, deflate_agreed;
+static z_stream zs;
+static uint64_t compressed_seen;
+static uint8_t *inflated;
+static size_t inflated_cap;
 /* the first close frame the server sent (RFC 6455 section 7.4 code, reason), for diagnostics */
 static int first_close_code = -1;
 static char first_close_reason[126];
@@ -288,7 +335,17 @@ static void append_message(conn_t *c, pub_t *p) {
   memcpy(stamp + 8, &id, 4);
   memcpy(stamp + 12, &seq, 4);
   uint8_t *pl = f + tmpl_payload_off;
-  for (int i = 0; i < STAMP_BYTES; i++) pl[i] = stamp[i] ^ MASK[i & 3];
+  if (opt_text) {
+    static const char HEX[] = "0123456789abcdef";
+    /* the masking key repeats every 4 bytes from the payload start */
+    for (int i = 0; i < STAMP_BYTES; i++) {
+      size_t at = stamp_off + 2 * (size_t)i;
+      pl[at] = (uint8_t)HEX[stamp[i] >> 4] ^ MASK[at & 3];
+      pl[at + 1] = (uint8_t)HEX[stamp[i] & 15] ^ MASK[(at + 1) & 3];
+    }
+  } else {
+    for (int i = 0; i < STAMP_BYTES; i++) pl[i] = stamp[i] ^ MASK[i & 3];
+  }
   c->out_len += tmpl_len;
   p->next_seq++;
   all_sent++;
@@ -310,16 +367,38 @@ static void append_control(conn_t *c, uint8_t opcode, const uint8_t *payload, in
 
 static void mark_dirty(pub_t *p);
 
-static void deliver(conn_t *c, uint64_t now) {
-  if (c->cap_len < STAMP_BYTES) {
+static int hex_value(uint8_t ch) {
+  return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* The 16 stamp bytes from `len` bytes at `p` (binary, or 32 hex digits with --text); 0 if it is not one. */
+static int stamp_decode(const uint8_t *p, int len, uint8_t out[STAMP_BYTES]) {
+  if (!opt_text) {
+    if (len < STAMP_BYTES) return 0;
+    memcpy(out, p, STAMP_BYTES);
+    return 1;
+  }
+  if (len < TEXT_STAMP_CHARS) return 0;
+  for (int i = 0; i < STAMP_BYTES; i++) {
+    int hi = hex_value(p[2 * i]), lo = hex_value(p[2 * i + 1]);
+    if (hi < 0 || lo < 0) return 0;
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+  return 1;
+}
+
+/* One whole message received by `c`: `p`/`len` are the bytes where its stamp should start. */
+static void deliver(conn_t *c, uint64_t now, const uint8_t *p, int len) {
+  uint8_t stamp[STAMP_BYTES];
+  if (!stamp_decode(p, len, stamp)) {
     bad++;
     return;
   }
   uint64_t sent;
   uint32_t id, seq;
-  memcpy(&sent, c->cap, 8);
-  memcpy(&id, c->cap + 8, 4);
-  memcpy(&seq, c->cap + 12, 4);
+  memcpy(&sent, stamp, 8);
+  memcpy(&id, stamp + 8, 4);
+  memcpy(&seq, stamp + 12, 4);
   if (id >= (uint32_t)npubs || (int)(id / (uint32_t)opt_publishers) != c->channel) {
     bad++;
     return;
@@ -356,6 +435,33 @@ static void mark_dirty(pub_t *p) {
   dirty_list[dirty_count++] = p;
 }
 
+/* Inflates the compressed message collected in c->z (RFC 7692 section 7.2.2: append the stripped tail). */
+static void deliver_compressed(conn_t *c, uint64_t now) {
+  if (c->z_len + sizeof DEFLATE_TAIL > c->z_cap) {
+    c->z_cap = c->z_len + sizeof DEFLATE_TAIL;
+    c->z = realloc(c->z, c->z_cap);
+    if (!c->z) die("out of memory");
+  }
+  memcpy(c->z + c->z_len, DEFLATE_TAIL, sizeof DEFLATE_TAIL);
+  int whole = compressed_seen++ % VERIFY_EVERY == 0;
+  size_t want = whole ? inflated_cap : stamp_off + TEXT_STAMP_CHARS;
+  inflateReset(&zs);
+  zs.next_in = c->z;
+  zs.avail_in = (uInt)(c->z_len + sizeof DEFLATE_TAIL);
+  zs.next_out = inflated;
+  zs.avail_out = (uInt)want;
+  int r = inflate(&zs, Z_SYNC_FLUSH);
+  size_t out = want - zs.avail_out;
+  c->z_len = 0;
+  /* every message the load generator publishes is --size bytes: anything else was mangled */
+  if ((r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) || (whole && out != (size_t)opt_size)) {
+    bad++;
+    return;
+  }
+  if (measuring) win_compressed++;
+  deliver(c, now, inflated + stamp_off, (int)(out - stamp_off));
+}
+
 /* Streams the bytes of one read through the frame parser (RFC 6455 section 5.2). */
 static void parse_frames(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
   const uint8_t *end = p + n;
@@ -390,6 +496,14 @@ static void parse_frames(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
       if (c->opcode == OP_TEXT || c->opcode == OP_BINARY) {
         c->msg_opcode = c->opcode;
         c->cap_len = 0;
+        c->z_len = 0;
+        /* RSV1 on the first frame marks a compressed message (RFC 7692 section 6) */
+        c->msg_compressed = (c->hdr[0] & 0x40) != 0;
+        if (c->msg_compressed && !c->deflate) {
+          bad++;
+          conn_close(c);
+          return;
+        }
       } else if (c->opcode >= OP_CLOSE) {
         c->ctrl_len = 0;
       }
@@ -401,8 +515,18 @@ static void parse_frames(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
         size_t k = take < room ? take : room;
         memcpy(c->ctrl + c->ctrl_len, p, k);
         c->ctrl_len += (int)k;
-      } else if (c->cap_len < STAMP_BYTES) {
-        size_t k = take < (size_t)(STAMP_BYTES - c->cap_len) ? take : (size_t)(STAMP_BYTES - c->cap_len);
+      } else if (c->msg_compressed) {
+        if (c->z_len + take > c->z_cap) {
+          size_t cap = c->z_cap ? c->z_cap : 1024;
+          while (cap < c->z_len + take) cap *= 2;
+          c->z = realloc(c->z, cap);
+          if (!c->z) die("out of memory");
+          c->z_cap = cap;
+        }
+        memcpy(c->z + c->z_len, p, take);
+        c->z_len += take;
+      } else if (c->cap_len < CAP_BYTES) {
+        size_t k = take < (size_t)(CAP_BYTES - c->cap_len) ? take : (size_t)(CAP_BYTES - c->cap_len);
         memcpy(c->cap + c->cap_len, p, k);
         c->cap_len += (int)k;
       }
@@ -417,7 +541,9 @@ static void parse_frames(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
       case OP_TEXT:
       case OP_BINARY:
       case OP_CONT:
-        if (c->fin) deliver(c, now);
+        if (!c->fin) break;
+        if (c->msg_compressed) deliver_compressed(c, now);
+        else deliver(c, now, c->cap + stamp_off, c->cap_len - (int)stamp_off);
         break;
       case OP_PING:
         append_control(c, OP_PONG, c->ctrl, c->ctrl_len);
@@ -467,6 +593,99 @@ static void connect_more(void) {
   while (next_to_connect < nconns && connecting < opt_connect_concurrency) start_connect(next_to_connect++);
 }
 
+/* A connection is ready for the run: WebSockets after the 101, event streams after their `subscribed` event. */
+static void mark_open(conn_t *c) {
+  (void)c;
+  connecting--;
+  opened++;
+  connect_more();
+}
+
+/* ---- server-sent events ---- */
+
+enum { EV_NONE, EV_MESSAGE, EV_SUBSCRIBED, EV_OTHER };
+enum { CH_SIZE, CH_EXTENSION, CH_DATA, CH_DATA_END };
+
+/* One line of the event stream (WHATWG HTML section 9.2.6; the relay ends lines with LF). */
+static void sse_line(conn_t *c, uint64_t now) {
+  const uint8_t *l = c->line;
+  int n = c->line_len;
+  if (n > 0 && l[n - 1] == '\r') n--;
+  if (n == 0) { /* a blank line dispatches the block */
+    if (c->ev == EV_MESSAGE) {
+      if (c->ev_has_stamp) deliver(c, now, c->ev_stamp, TEXT_STAMP_CHARS);
+      else bad++;
+    } else if (c->ev == EV_SUBSCRIBED && !c->sse_ready) {
+      c->sse_ready = 1;
+      mark_open(c);
+    }
+    c->ev = EV_NONE;
+    c->ev_has_stamp = 0;
+    return;
+  }
+  if (n >= 6 && memcmp(l, "event:", 6) == 0) {
+    const uint8_t *v = l + 6;
+    int vn = n - 6;
+    if (vn > 0 && *v == ' ') v++, vn--;
+    c->ev = vn == 7 && memcmp(v, "message", 7) == 0        ? EV_MESSAGE
+            : vn == 10 && memcmp(v, "subscribed", 10) == 0 ? EV_SUBSCRIBED
+                                                            : EV_OTHER;
+  } else if (n >= 5 && memcmp(l, "data:", 5) == 0) {
+    /* the envelope's text: the stamp is its first 32 characters */
+    const uint8_t *at = memmem(l, (size_t)n, "\"text\":\"", 8);
+    if (at && (l + n) - (at + 8) >= TEXT_STAMP_CHARS) {
+      memcpy(c->ev_stamp, at + 8, TEXT_STAMP_CHARS);
+      c->ev_has_stamp = 1;
+    }
+  } /* id:, retry: and comments change nothing the load generator counts */
+}
+
+/* Body bytes of a stream, cut into lines; only the first SSE_LINE_BYTES of a line are kept. */
+static void sse_text(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
+  while (n > 0) {
+    const uint8_t *nl = memchr(p, '\n', n);
+    size_t take = nl ? (size_t)(nl - p) : n;
+    size_t room = SSE_LINE_BYTES - (size_t)c->line_len;
+    size_t k = take < room ? take : room;
+    memcpy(c->line + c->line_len, p, k);
+    c->line_len += (int)k;
+    if (!nl) return;
+    sse_line(c, now);
+    c->line_len = 0;
+    p = nl + 1;
+    n -= take + 1;
+  }
+}
+
+/* Response body bytes of a stream: chunked (RFC 9112 section 7.1) or close-delimited. */
+static void sse_body(conn_t *c, const uint8_t *p, size_t n, uint64_t now) {
+  if (!c->chunked) {
+    sse_text(c, p, n, now);
+    return;
+  }
+  const uint8_t *end = p + n;
+  while (p < end) {
+    if (c->ch_state == CH_DATA) {
+      size_t take = c->ch_left < (uint64_t)(end - p) ? (size_t)c->ch_left : (size_t)(end - p);
+      sse_text(c, p, take, now);
+      p += take;
+      c->ch_left -= take;
+      if (c->ch_left == 0) c->ch_state = CH_DATA_END;
+      continue;
+    }
+    uint8_t ch = *p++;
+    if (c->ch_state == CH_DATA_END) { /* the CRLF after a chunk's data */
+      if (ch == '\n') c->ch_state = CH_SIZE;
+    } else if (ch == '\n') { /* end of a size line; a 0 size (last chunk) just reads on until the close */
+      c->ch_state = c->ch_left > 0 ? CH_DATA : CH_SIZE;
+    } else if (c->ch_state == CH_SIZE) {
+      int v = hex_value(ch >= 'A' && ch <= 'F' ? (uint8_t)(ch + 32) : ch);
+      if (v >= 0) c->ch_left = c->ch_left * 16 + (uint64_t)v;
+      else if (ch == ';') c->ch_state = CH_EXTENSION;
+    }
+  }
+}
+
 static void on_connected(conn_t *c) {
   int err = 0;
   socklen_t len = sizeof err;
@@ -476,10 +695,15 @@ static void on_connected(conn_t *c) {
     die("connect failed (is the server listening?)");
   }
   char req[512];
-  int n = snprintf(req, sizeof req,
-                   "GET %s%d HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                   opt_prefix, c->channel, opt_host, opt_port);
+  int n = c->sse ? snprintf(req, sizeof req,
+                            "GET %s%d/events HTTP/1.1\r\nHost: %s:%d\r\nAccept: text/event-stream\r\n\r\n",
+                            opt_sse_prefix, c->channel, opt_host, opt_port)
+                 : snprintf(req, sizeof req,
+                            "GET %s%d HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                            opt_prefix, c->channel, opt_host, opt_port,
+                            opt_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n"
+                                        : "");
   out_reserve(c, (size_t)n);
   memcpy(c->out + c->out_len, req, (size_t)n);
   c->out_len += (size_t)n;
@@ -498,21 +722,29 @@ static void on_handshake_bytes(conn_t *c, const uint8_t *p, size_t n, uint64_t n
     if ((size_t)c->hs_len >= sizeof c->hs - 1) die("handshake response too long");
     return;
   }
-  if (strncmp(c->hs, "HTTP/1.1 101", 12) != 0) {
+  if (strncmp(c->hs, c->sse ? "HTTP/1.1 200" : "HTTP/1.1 101", 12) != 0) {
     char *eol = strstr(c->hs, "\r\n");
     if (eol) *eol = 0;
-    fprintf(stderr, "loadgen: upgrade refused: %s\n", c->hs);
-    die("upgrade refused");
+    fprintf(stderr, "loadgen: %s refused: %s\n", c->sse ? "event stream" : "upgrade", c->hs);
+    die(c->sse ? "event stream refused" : "upgrade refused");
   }
   size_t head = (size_t)(endp + 4 - c->hs);
+  endp[2] = 0; /* the header checks see the head only */
+  if (c->sse) {
+    c->chunked = strcasestr(c->hs, "\r\ntransfer-encoding: chunked\r\n") != NULL;
+  } else if (opt_deflate && strcasestr(c->hs, "\r\nsec-websocket-extensions: permessage-deflate")) {
+    c->deflate = 1;
+    deflate_agreed++;
+  }
   c->state = ST_OPEN;
-  connecting--;
-  opened++;
-  connect_more();
-  /* bytes after the response head are already frames */
+  if (!c->sse) mark_open(c);
+  /* bytes after the response head are already frames (or the stream's body) */
   size_t consumed_before = (size_t)c->hs_len - k; /* hs bytes from earlier reads */
   if (head < (size_t)c->hs_len && head >= consumed_before) {
-    parse_frames(c, p + (head - consumed_before), n - (head - consumed_before), now);
+    const uint8_t *rest = p + (head - consumed_before);
+    size_t rest_len = n - (head - consumed_before);
+    if (c->sse) sse_body(c, rest, rest_len, now);
+    else parse_frames(c, rest, rest_len, now);
   }
 }
 
@@ -527,7 +759,9 @@ static void on_event(conn_t *c, uint32_t events, uint64_t now) {
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
     ssize_t n = read(c->fd, rbuf, sizeof rbuf);
     if (n > 0) {
+      if (measuring) win_rx_bytes += (uint64_t)n;
       if (c->state == ST_HANDSHAKE) on_handshake_bytes(c, rbuf, (size_t)n, now);
+      else if (c->sse) sse_body(c, rbuf, (size_t)n, now);
       else parse_frames(c, rbuf, (size_t)n, now);
     } else if (n == 0) {
       closes++;
@@ -548,8 +782,31 @@ static void usage(void) {
           "usage: loadgen --port P [--host 127.0.0.1] [--path-prefix /ws/bench-] [--channels M]\n"
           "  [--clients K (per channel)] [--publishers P (per channel; default all)] [--size BYTES] [--window W]\n"
           "  [--warmup S] [--duration S] [--rate DELIVERIES_PER_S] [--idle] [--server-pid PID]\n"
-          "  [--server-core N] [--client-core N] (report how busy those cores were, for contention checks)\n");
+          "  [--server-core N] [--client-core N] (report how busy those cores were, for contention checks)\n"
+          "  [--text [--json]] [--sse [--sse-prefix /channels/bench-]] [--deflate] (see the header)\n");
   exit(2);
+}
+
+/* JSON-like text of exactly `size` bytes (size >= 64): the stamp's string first, then records of quotes whose
+   numbers come from a fixed pseudo-random sequence, so that it compresses like real JSON, not like one repeat. */
+static void json_payload(uint8_t *out, int size) {
+  static const char *SYMBOLS[] = {"ACME", "GLOBEX", "INITECH", "UMBRELLA", "HOOLI", "STARK", "WAYNE", "TYRELL"};
+  char rec[256];
+  int n = snprintf((char *)out, (size_t)size, "{\"stamp\":\"%032d\",\"items\":[", 0);
+  uint32_t r = 12345;
+  for (int i = 0;; i++) {
+    uint32_t a = r = r * 1103515245u + 12345u, b = r = r * 1103515245u + 12345u;
+    int k = snprintf(rec, sizeof rec,
+                     "%s{\"id\":%d,\"symbol\":\"%s\",\"bid\":%u.%02u,\"ask\":%u.%02u,\"volume\":%u,\"open\":%s}",
+                     i ? "," : "", 1000 + i, SYMBOLS[(a >> 16) & 7], 100 + (a >> 20) % 900, (a >> 8) % 100,
+                     100 + (b >> 20) % 900, (b >> 8) % 100, (b >> 4) % 100000, (b >> 3) & 1 ? "true" : "false");
+    if (n + k + 2 > size) break;
+    memcpy(out + n, rec, (size_t)k);
+    n += k;
+  }
+  while (n < size - 2) out[n++] = ' ';
+  out[n++] = ']';
+  out[n++] = '}';
 }
 
 static void build_template(void) {
@@ -557,7 +814,7 @@ static void build_template(void) {
   tmpl_payload_off = hdr + 4;
   tmpl_len = tmpl_payload_off + (size_t)opt_size;
   tmpl = xmalloc(tmpl_len);
-  tmpl[0] = 0x80 | OP_BINARY;
+  tmpl[0] = 0x80 | (opt_text ? OP_TEXT : OP_BINARY);
   if (hdr == 2) tmpl[1] = 0x80 | (uint8_t)opt_size;
   else if (hdr == 4) {
     tmpl[1] = 0x80 | 126;
@@ -568,7 +825,12 @@ static void build_template(void) {
     for (int i = 0; i < 8; i++) tmpl[2 + i] = (uint8_t)((uint64_t)opt_size >> (56 - 8 * i));
   }
   memcpy(tmpl + hdr, MASK, 4);
-  for (int i = 0; i < opt_size; i++) tmpl[tmpl_payload_off + (size_t)i] = (uint8_t)('a' + i % 26) ^ MASK[i & 3];
+  uint8_t *payload = xmalloc((size_t)opt_size + 1);
+  for (int i = 0; i < opt_size; i++) payload[i] = (uint8_t)('a' + i % 26);
+  if (opt_json) json_payload(payload, opt_size);
+  stamp_off = opt_json ? JSON_STAMP_OFFSET : 0;
+  for (int i = 0; i < opt_size; i++) tmpl[tmpl_payload_off + (size_t)i] = payload[i] ^ MASK[i & 3];
+  free(payload);
 }
 
 static void on_signal(int sig) {
@@ -635,14 +897,20 @@ int main(int argc, char **argv) {
     else if (ARG("--client-core")) opt_client_core = atoi(v);
     else if (ARG("--connect-timeout")) opt_connect_timeout = atof(v);
     else if (ARG("--connect-concurrency")) opt_connect_concurrency = atoi(v);
+    else if (ARG("--sse-prefix")) opt_sse_prefix = v;
     else if (strcmp(a, "--idle") == 0) opt_idle = 1;
+    else if (strcmp(a, "--text") == 0) opt_text = 1;
+    else if (strcmp(a, "--json") == 0) opt_text = opt_json = 1;
+    else if (strcmp(a, "--sse") == 0) opt_sse = 1;
+    else if (strcmp(a, "--deflate") == 0) opt_deflate = 1;
     else usage();
 #undef ARG
   }
   if (opt_idle) opt_publishers = 0;
   if (opt_publishers < 0) opt_publishers = opt_clients;
   if (opt_port <= 0 || opt_channels < 1 || opt_clients < 1 || opt_publishers > opt_clients ||
-      opt_size < STAMP_BYTES || opt_window < 1)
+      opt_size < (opt_json ? CAP_BYTES : opt_text ? TEXT_STAMP_CHARS : STAMP_BYTES) || opt_window < 1 ||
+      (opt_sse && (!opt_text || opt_json)))
     usage();
 
   /* one descriptor per client plus slack; the hard limit is the ceiling we may raise to */
@@ -674,6 +942,7 @@ int main(int argc, char **argv) {
     int local = i % opt_clients;
     c->pub = local < opt_publishers ? c->channel * opt_publishers + local : -1;
     c->hdr_need = 2;
+    c->sse = opt_sse && c->pub < 0;
     c->next_seq = xmalloc(sizeof(uint32_t) * (size_t)(opt_publishers ? opt_publishers : 1));
     if (c->pub >= 0) {
       pubs[c->pub].conn = i;
@@ -683,6 +952,11 @@ int main(int argc, char **argv) {
   lat_fine = xmalloc(sizeof(uint64_t) * LAT_FINE_US);
   lat_coarse = xmalloc(sizeof(uint64_t) * LAT_COARSE_MS);
   build_template();
+  if (opt_deflate) {
+    if (inflateInit2(&zs, -15) != Z_OK) die("inflateInit2 failed"); /* raw deflate, RFC 7692 section 7.2.2 */
+    inflated_cap = (size_t)opt_size + 1024;                            /* room to see a longer message */
+    inflated = xmalloc(inflated_cap);
+  }
   ep = epoll_create1(EPOLL_CLOEXEC);
 
   long long rss_before = proc_rss_kib(opt_server_pid);
@@ -781,7 +1055,7 @@ int main(int argc, char **argv) {
          "\"latency_us\":{\"p50\":%.0f,\"p90\":%.0f,\"p99\":%.0f,\"p999\":%.0f,\"max\":%llu,\"count\":%llu},"
          "\"gaps\":%llu,\"reorders\":%llu,\"bad\":%llu,\"closes\":%llu,\"errors\":%llu,"
          "\"rss_before_kib\":%lld,\"rss_after_kib\":%lld,\"close_code\":%d,\"close_reason\":\"%s\","
-         "\"interrupted\":%s}\n",
+         "\"rx_bytes\":%llu,\"compressed\":%llu,\"deflate_agreed\":%llu,\"interrupted\":%s}\n",
          stop_flag ? "false" : "true", opt_idle ? "idle" : opt_rate > 0 ? "rate" : "closed", opt_channels,
          opt_clients, opt_publishers, nconns, (unsigned long long)open_at_end, opt_size, opt_window, opt_rate,
          connect_ms, secs, (unsigned long long)win_deliveries, (unsigned long long)win_sent,
@@ -791,6 +1065,7 @@ int main(int argc, char **argv) {
          (unsigned long long)lat_max_us, (unsigned long long)lat_count, (unsigned long long)gaps,
          (unsigned long long)reorders, (unsigned long long)bad, (unsigned long long)closes,
          (unsigned long long)errors_count, rss_before, rss_after, first_close_code, first_close_reason,
+         (unsigned long long)win_rx_bytes, (unsigned long long)win_compressed, (unsigned long long)deflate_agreed,
          stop_flag ? "true" : "false");
   fflush(stdout);
   return 0;

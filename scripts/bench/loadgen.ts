@@ -42,6 +42,12 @@ export interface LoadgenResult {
   /** The first close frame the server sent: code (-1: none) and reason. */
   close_code: number;
   close_reason: string;
+  /** Bytes read from the server inside the window (every connection, frame or chunk headers included). */
+  rx_bytes: number;
+  /** Deliveries inside the window that arrived compressed (permessage-deflate). */
+  compressed: number;
+  /** Connections on which the server agreed to permessage-deflate. */
+  deflate_agreed: number;
 }
 
 /** Compiles `loadgen.c` unless an up-to-date binary exists; returns its path. */
@@ -57,7 +63,14 @@ export async function buildLoadgen(root: string): Promise<string> {
   };
   if (mtime(binary) > mtime(source)) return binary;
   await Deno.mkdir(`${root}/dist/bench`, { recursive: true });
-  await runQuiet(["cc", "-O2", "-Wall", "-o", binary, source]);
+  // zlib inflates compressed messages (the permessage-deflate scenarios).
+  await runQuiet(["cc", "-O2", "-Wall", "-o", binary, source, "-lz"]).catch((error: Error) => {
+    if (!/zlib\.h|-lz/.test(error.message)) throw error;
+    throw new Error(
+      "the load generator needs zlib's headers (Debian: apt-get install -y zlib1g-dev, or " +
+        `SETUP_BENCH=1 bash scripts/setup.sh)\n${error.message}`,
+    );
+  });
   return binary;
 }
 
@@ -90,6 +103,10 @@ export function loadgenArgs(
     String(s.kind === "idle" ? t.holdS : t.measureS),
   ];
   if (s.kind === "rate") args.push("--rate", String(s.rate));
+  if (s.payload === "text") args.push("--text");
+  if (s.payload === "json") args.push("--json");
+  if (s.sse) args.push("--sse");
+  if (s.deflate) args.push("--deflate");
   if (s.kind === "idle") args.push("--idle");
   if (cores) args.push("--server-core", String(cores.server), "--client-core", String(cores.client));
   return args;

@@ -5,6 +5,7 @@
  */
 import { HTTP_CONNECTIONS, type HttpResult } from "./http_bench.ts";
 import type { LoadgenResult } from "./loadgen.ts";
+import type { HeldPollResult } from "./long_poll_memory.ts";
 import type { Scenario } from "./scenarios.ts";
 import type { ServerName } from "./servers.ts";
 
@@ -22,7 +23,17 @@ export const TARGETS = Object.freeze({
   httpVsDenoServe: 0.5,
   /** relay with the SQLite broker at most this many times the memory broker's CPU per delivery (issue 17). */
   sqliteVsMemory: 1.3,
+  /** SSE fan-out at most this many times the WebSocket fan-out's CPU per delivery, same server (issue 11). */
+  sseVsWebSocket: 1.5,
+  /** Compressed fan-out at most this many times the uncompressed one's CPU per delivery (issue 13). */
+  deflateVsPlain: 1.3,
 });
+
+/** Compressing server → the same server without compression (the deflate target's pairs). */
+const DEFLATE_PAIRS: readonly (readonly [ServerName, ServerName])[] = [
+  ["relay-deflate", "relay"],
+  ["relay-bun-deflate", "relay-bun"],
+];
 
 /** Below this server CPU share a closed-loop run did not saturate the server. */
 const SATURATED_CPU_PCT = 80;
@@ -52,9 +63,20 @@ export interface RunRecord {
   kibPerConn?: number;
   /** Warm: the same server after those closed, a second 1,000 (one-time growth excluded). */
   kibPerConnWarm?: number;
+  /** Bytes the load generator read per delivery (headers, framing and compression included). */
+  wireBytesPerDelivery?: number;
+  /** Connections on which permessage-deflate was agreed (scenarios that offer it). */
+  deflateAgreed?: number;
   /** Anything that makes the figures doubtful: lost messages, closed connections, unsaturated server. */
   issues: string[];
   raw?: LoadgenResult;
+}
+
+/** The held long polls of one server. */
+export interface HeldPollRecord extends Partial<HeldPollResult> {
+  server: ServerName;
+  ok: boolean;
+  error?: string;
 }
 
 /** One HTTP run against one server. */
@@ -83,6 +105,17 @@ export function summarize(
   warm?: LoadgenResult,
 ): RunRecord {
   const rec: RunRecord = { scenario: s.name, server, ok: true, issues: [], raw: r };
+  if (s.deflate) {
+    // A compressing server must agree on every connection, the others on none: else the row compares nothing.
+    rec.deflateAgreed = r.deflate_agreed;
+    const compresses = server.endsWith("-deflate");
+    if (compresses ? r.deflate_agreed < r.connections : r.deflate_agreed > 0) {
+      rec.issues.push(`deflate agreed on ${r.deflate_agreed}/${r.connections}`);
+    }
+    if (compresses && s.kind === "closed" && r.compressed < r.deliveries) {
+      rec.issues.push(`${r.deliveries - r.compressed} deliveries not compressed`);
+    }
+  }
   if (s.kind === "idle") {
     rec.rssBeforeKiB = r.rss_before_kib;
     rec.rssAfterKiB = r.rss_after_kib;
@@ -92,6 +125,7 @@ export function summarize(
     const cpuUs = r.server_cpu_ticks * 1e6 / r.clk_tck;
     rec.deliveriesPerS = r.deliveries_per_s;
     rec.cpuUsPerDelivery = r.deliveries > 0 ? cpuUs / r.deliveries : NaN;
+    rec.wireBytesPerDelivery = r.deliveries > 0 ? r.rx_bytes / r.deliveries : NaN;
     rec.serverCpuPct = cpuUs / 1e4 / r.seconds;
     rec.loadgenCpuPct = r.loadgen_cpu_us / 1e4 / r.seconds;
     const ms = (us: number) => us / 1000;
@@ -177,7 +211,37 @@ export function checkTargets(
       });
     }
   }
-  for (const s of scenarios.filter((x) => x.kind === "idle")) {
+  // SSE against the WebSocket fan-out of the same size, on the same server, in the same run.
+  for (const s of scenarios.filter((x) => x.kind === "closed" && x.sse && x.baseline)) {
+    for (const server of ["relay", "relay-bun"] as const) {
+      const a = find(runs.filter((r) => r.scenario === s.name), server)?.cpuUsPerDelivery;
+      const b = find(runs.filter((r) => r.scenario === s.baseline), server)?.cpuUsPerDelivery;
+      if (!a || !b) continue;
+      checks.push({
+        what: `${s.name}: ${server} SSE costs ${
+          fmt(a / b)
+        }× its WebSocket fan-out (${s.baseline}) per delivery`,
+        value: a / b,
+        target: `≤ ${TARGETS.sseVsWebSocket}×`,
+        pass: a / b <= TARGETS.sseVsWebSocket,
+      });
+    }
+  }
+  for (const s of scenarios.filter((x) => x.kind === "closed" && x.deflate)) {
+    const rows = runs.filter((r) => r.scenario === s.name);
+    for (const [compressed, plain] of DEFLATE_PAIRS) {
+      const a = find(rows, compressed)?.cpuUsPerDelivery;
+      const b = find(rows, plain)?.cpuUsPerDelivery;
+      if (!a || !b) continue;
+      checks.push({
+        what: `${s.name}: ${compressed} costs ${fmt(a / b)}× ${plain} (uncompressed) per delivery`,
+        value: a / b,
+        target: `≤ ${TARGETS.deflateVsPlain}×`,
+        pass: a / b <= TARGETS.deflateVsPlain,
+      });
+    }
+  }
+  for (const s of scenarios.filter((x) => x.kind === "idle" && !x.deflate)) {
     const v = find(runs.filter((r) => r.scenario === s.name), "relay")?.kibPerConn;
     if (v !== undefined) {
       checks.push({
@@ -213,8 +277,11 @@ export function checkTargets(
   return checks;
 }
 
-/** Ratios printed under a scenario table: the relay against each reference of its runtime. */
-function ratioLines(rows: RunRecord[], s: Scenario): string[] {
+/**
+ * Ratios printed under a scenario table: the relay against each reference of its runtime, compressing
+ * servers against their plain selves, SSE against its WebSocket baseline (`all`: every run so far).
+ */
+function ratioLines(rows: RunRecord[], s: Scenario, all: RunRecord[]): string[] {
   const sqliteTarget = s.clients > 1
     ? `target ≤ ${TARGETS.sqliteVsMemory}× the cost`
     : "publish rate, no target";
@@ -226,6 +293,14 @@ function ratioLines(rows: RunRecord[], s: Scenario): string[] {
     ["relay-bun", "bun-raw", "no target"],
     ["relay-sqlite", "relay", sqliteTarget],
     ["relay-bun-sqlite", "relay-bun", sqliteTarget],
+    ...DEFLATE_PAIRS.map(([a, b]): [ServerName, ServerName, string] => [
+      a,
+      b,
+      `target ≤ ${TARGETS.deflateVsPlain}× the cost`,
+    ]),
+    ["relay-deflate", "bun-native-deflate", "no target"],
+    ["relay-bun-deflate", "bun-native-deflate", "no target"],
+    ["bun-native-deflate", "bun-native", "no target"],
   ];
   for (const [ours, ref, target] of pairs) {
     const a = find(rows, ours)?.cpuUsPerDelivery;
@@ -234,11 +309,23 @@ function ratioLines(rows: RunRecord[], s: Scenario): string[] {
     const text = a <= b ? `${fmt(b / a)}× cheaper than` : `${fmt(a / b)}× the cost of`;
     lines.push(`  ${ours} per delivery: ${text} ${ref} (${target})`);
   }
+  if (s.baseline) {
+    const base = all.filter((r) => r.scenario === s.baseline);
+    for (const server of ["relay", "relay-bun"] as const) {
+      const a = find(rows, server)?.cpuUsPerDelivery;
+      const b = find(base, server)?.cpuUsPerDelivery;
+      if (!a || !b) continue;
+      lines.push(
+        `  ${server} per delivery: ${fmt(a / b)}× the cost of its ${s.baseline} ` +
+          `(target ≤ ${TARGETS.sseVsWebSocket}×)`,
+      );
+    }
+  }
   return lines;
 }
 
-/** The table of one scenario. */
-export function scenarioTable(s: Scenario, rows: RunRecord[]): string {
+/** The table of one scenario (`all`: every run so far, for comparisons with a baseline scenario). */
+export function scenarioTable(s: Scenario, rows: RunRecord[], all: RunRecord[] = rows): string {
   const head = `\n== ${s.name}: ${s.description}`;
   let table: string;
   if (s.kind === "idle") {
@@ -257,6 +344,16 @@ export function scenarioTable(s: Scenario, rows: RunRecord[]): string {
           : [r.server, "-", "-", "-", "-", `FAILED: ${r.error}`]
       ),
     );
+    if (s.deflate) {
+      const lines = DEFLATE_PAIRS.flatMap(([compressed, plain]) => {
+        const a = find(rows, compressed)?.kibPerConn;
+        const b = find(rows, plain)?.kibPerConn;
+        return a === undefined || b === undefined
+          ? []
+          : [`  ${compressed} − ${plain}: ${fmt(a - b)} KiB per connection (cold; no target)`];
+      });
+      return [head, table, ...lines].join("\n");
+    }
     return `${head}\n${table}\n  target: relay ≤ ${TARGETS.idleKiBPerConn} KiB per connection on Deno (the cold figure)`;
   }
   table = render(
@@ -269,6 +366,7 @@ export function scenarioTable(s: Scenario, rows: RunRecord[]): string {
       "p50 ms",
       "p99 ms",
       "p99.9 ms",
+      "wire B/deliv",
       "issues",
     ],
     rows.map((r) =>
@@ -282,12 +380,13 @@ export function scenarioTable(s: Scenario, rows: RunRecord[]): string {
           fmt(r.latencyMs!.p50),
           fmt(r.latencyMs!.p99),
           fmt(r.latencyMs!.p999),
+          fmt(r.wireBytesPerDelivery!),
           r.issues.join(", ") || "-",
         ]
-        : [r.server, "-", "-", "-", "-", "-", "-", "-", `FAILED: ${r.error}`]
+        : [r.server, "-", "-", "-", "-", "-", "-", "-", "-", `FAILED: ${r.error}`]
     ),
   );
-  const extra = s.kind === "rate" ? [`  target: relay p99 ≤ ${TARGETS.p99Ms} ms`] : ratioLines(rows, s);
+  const extra = s.kind === "rate" ? [`  target: relay p99 ≤ ${TARGETS.p99Ms} ms`] : ratioLines(rows, s, all);
   return [head, table, ...extra].join("\n");
 }
 
@@ -313,6 +412,31 @@ export function httpTable(rows: HttpRecord[]): string {
   );
   return `\n== http-healthz: keep-alive GET /healthz, wrk -t1 -c${HTTP_CONNECTIONS}\n${table}\n` +
     `  target: relay ≥ ${TARGETS.httpVsDenoServe}× Deno.serve's requests per CPU-second`;
+}
+
+/** The held long polls' table. */
+export function heldPollTable(name: string, rows: HeldPollRecord[]): string {
+  const polls = rows.find((r) => r.ok)?.polls ?? 0;
+  const table = render(
+    ["server", "RSS before", "RSS held", "KiB/poll", "/healthz ms", "wake-up ms", "answered"],
+    rows.map((r) =>
+      r.ok
+        ? [
+          r.server,
+          mib(r.rssBeforeKiB!),
+          mib(r.rssHeldKiB!),
+          fmt(r.kibPerPoll!),
+          fmt(r.healthzMs!),
+          fmt(r.wakeMs!),
+          `${r.answered}/${r.polls}`,
+        ]
+        : [r.server, "-", "-", "-", "-", "-", `FAILED: ${r.error}`]
+    ),
+  );
+  return `\n== ${name}: ${
+    count(polls)
+  } held long polls (GET …/messages?since=0&wait=50s, one connection each, ` +
+    `10 channels); RSS growth per held poll, its connection included\n${table}`;
 }
 
 /** The closing list of target checks. */

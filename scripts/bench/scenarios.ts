@@ -8,6 +8,8 @@
  * @module
  */
 
+import type { ServerName } from "./servers.ts";
+
 /** How a scenario drives the load generator. */
 export type ScenarioKind = "closed" | "rate" | "idle";
 
@@ -31,6 +33,19 @@ export interface Scenario {
   readonly rate?: number;
   /** Part of the `--quick` subset. */
   readonly quick: boolean;
+  /**
+   * What the clients publish: `binary` (a 16-byte stamp, the default), `text` (a 32-character hex stamp then
+   * letters) or `json` (3 KiB-style JSON-like text, the stamp in its first string).
+   */
+  readonly payload?: "binary" | "text" | "json";
+  /** Subscribers read server-sent events instead of a WebSocket (the publishers stay on WebSocket). */
+  readonly sse?: boolean;
+  /** The clients offer permessage-deflate (servers without compression decline it). */
+  readonly deflate?: boolean;
+  /** The servers this scenario runs on (default: every server not marked `extra`). */
+  readonly servers?: readonly ServerName[];
+  /** The scenario this one is compared with, per server: run with it whenever this one is chosen. */
+  readonly baseline?: string;
 }
 
 function chat(clients: number, window: number, quick: boolean): Scenario {
@@ -61,6 +76,69 @@ function fanout(subscribers: number, window: number, quick: boolean): Scenario {
     sizeBytes: 32,
     window,
     quick,
+  };
+}
+
+/** The relay on both runtimes: the servers that speak server-sent events. */
+const RELAYS: readonly ServerName[] = ["relay", "relay-bun"];
+
+/**
+ * The WebSocket side of an SSE comparison: 1 publisher and N subscribers, all WebSocket, publishing the same
+ * 32-character text stamps the SSE scenario needs (text frames: the same UTF-8 check on the way in).
+ */
+function textFanout(subscribers: number): Scenario {
+  return {
+    name: `fanout-text-${subscribers}`,
+    kind: "closed",
+    description:
+      `1→N fan-out over WebSocket: 1 publisher + ${subscribers} subscribers on one channel, 32 B text ` +
+      `(window 16; the baseline of sse-${subscribers})`,
+    channels: 1,
+    clients: subscribers + 1,
+    publishers: 1,
+    sizeBytes: 32,
+    window: 16,
+    quick: false,
+    payload: "text",
+    servers: RELAYS,
+  };
+}
+
+/** SSE fan-out (issue 11): N event streams read what one WebSocket publisher sends (it gets its echo too). */
+function sseFanout(subscribers: number): Scenario {
+  return {
+    ...textFanout(subscribers),
+    name: `sse-${subscribers}`,
+    description: `1→N fan-out over SSE: 1 WebSocket publisher + ${subscribers} GET /channels/:c/events ` +
+      `streams, 32 B text (window 16)`,
+    sse: true,
+    baseline: `fanout-text-${subscribers}`,
+  };
+}
+
+/** Message size of the compressed fan-out: a few KiB of JSON, where compression pays. */
+const DEFLATE_MESSAGE_BYTES = 3 * 1024;
+
+/**
+ * Compressed fan-out (issue 13): 3 KiB of JSON-like text to N subscribers that offer permessage-deflate; the
+ * relay with and without `--deflate` and `Bun.serve` with and without `perMessageDeflate` in the same run.
+ */
+function deflateFanout(subscribers: number): Scenario {
+  return {
+    name: `deflate-${subscribers}`,
+    kind: "closed",
+    description:
+      `compressed 1→N fan-out: 1 publisher, ${subscribers} subscribers offering permessage-deflate ` +
+      `(the publisher is one of them), 3 KiB JSON-like text (window 16)`,
+    channels: 1,
+    clients: subscribers,
+    publishers: 1,
+    sizeBytes: DEFLATE_MESSAGE_BYTES,
+    window: 16,
+    quick: false,
+    payload: "json",
+    deflate: true,
+    servers: ["relay", "relay-deflate", "relay-bun", "relay-bun-deflate", "bun-native", "bun-native-deflate"],
   };
 }
 
@@ -128,6 +206,26 @@ export const SCENARIOS: readonly Scenario[] = Object.freeze([
     sizeBytes: 32,
     window: 1,
     quick: true,
+  },
+  textFanout(256),
+  sseFanout(256),
+  textFanout(1000),
+  sseFanout(1000),
+  deflateFanout(256),
+  deflateFanout(1000),
+  {
+    name: "idle-deflate-1000",
+    kind: "idle",
+    description: "idle with permessage-deflate offered: 1,000 connections on 10 channels; agreed where the " +
+      "server compresses, declined where it does not",
+    channels: 10,
+    clients: 100,
+    publishers: 0,
+    sizeBytes: 32,
+    window: 1,
+    quick: false,
+    deflate: true,
+    servers: ["relay", "relay-deflate", "relay-bun", "relay-bun-deflate", "bun-native", "bun-native-deflate"],
   },
 ]);
 

@@ -12,10 +12,13 @@ export const SERVER_NAMES = [
   "relay-bun",
   "relay-sqlite",
   "relay-bun-sqlite",
+  "relay-deflate",
+  "relay-bun-deflate",
   "deno-native",
   "deno-raw",
   "bun-native",
   "bun-raw",
+  "bun-native-deflate",
 ] as const;
 export type ServerName = typeof SERVER_NAMES[number];
 
@@ -53,6 +56,8 @@ export interface ServerSpec {
   readonly name: ServerName;
   readonly runtime: "deno" | "bun";
   readonly description: string;
+  /** Runs only in the scenarios that name it (compression variants: the others would only repeat a server). */
+  readonly extra?: boolean;
   command(bins: Binaries): string[];
 }
 
@@ -63,8 +68,8 @@ function denoRef(file: string) {
   return (bins: Binaries) => [bins.deno, ...DENO_RUN, `scripts/bench/${file}`, ...LISTEN_ARGS];
 }
 
-function bunRef(file: string) {
-  return (bins: Binaries) => [bins.bun!, "run", `scripts/bench/${file}`, ...LISTEN_ARGS];
+function bunRef(file: string, ...extra: string[]) {
+  return (bins: Binaries) => [bins.bun!, "run", `scripts/bench/${file}`, ...LISTEN_ARGS, ...extra];
 }
 
 /** Every server, in report order. */
@@ -108,6 +113,22 @@ export const SERVERS: readonly ServerSpec[] = Object.freeze([
     ) => [bins.bun!, "run", "src/main.ts", ...LISTEN_ARGS, ...RELAY_BENCH_FLAGS, ...sqliteBrokerFlags()],
   },
   {
+    name: "relay-deflate",
+    runtime: "deno",
+    description: "Edge Relay on Deno with --deflate (each message compressed once for every subscriber)",
+    extra: true,
+    command: (
+      bins,
+    ) => [bins.deno, ...DENO_RUN, "src/main.ts", ...LISTEN_ARGS, ...RELAY_BENCH_FLAGS, "--deflate"],
+  },
+  {
+    name: "relay-bun-deflate",
+    runtime: "bun",
+    description: "Edge Relay on Bun with --deflate",
+    extra: true,
+    command: (bins) => [bins.bun!, "run", "src/main.ts", ...LISTEN_ARGS, ...RELAY_BENCH_FLAGS, "--deflate"],
+  },
+  {
     name: "deno-native",
     runtime: "deno",
     description: "Deno.serve + Deno.upgradeWebSocket, broadcast in a loop",
@@ -130,6 +151,13 @@ export const SERVERS: readonly ServerSpec[] = Object.freeze([
     runtime: "bun",
     description: "corked raw-TCP broadcast on Bun.listen (Bun's practical bound)",
     command: bunRef("ref_bun_raw.ts"),
+  },
+  {
+    name: "bun-native-deflate",
+    runtime: "bun",
+    description: "Bun.serve with perMessageDeflate + server.publish(…, compress = true)",
+    extra: true,
+    command: bunRef("ref_bun_native.ts", "--deflate"),
   },
 ]);
 
