@@ -46,6 +46,10 @@ export interface RegistryStats {
   subscribers: number;
   /** Messages handed to local subscribers (one per subscriber per message, replays included). */
   delivered: number;
+  /** Joins with `since` (resumes) answered `recovered: true`. */
+  resumesRecovered: number;
+  /** Joins with `since` answered `recovered: false` (the client must resync). */
+  resumesUnrecovered: number;
 }
 
 /** Options of {@link ChannelRegistry}. */
@@ -57,6 +61,8 @@ export interface ChannelRegistryOptions {
 interface Counters {
   subscribers: number;
   delivered: number;
+  resumesRecovered: number;
+  resumesUnrecovered: number;
 }
 
 /** One channel with local subscribers: the broker listener and the fan-out loop. */
@@ -147,7 +153,7 @@ class ChannelEntry implements BrokerListener {
    * Hands a settled join its state, replay and held messages, then makes it a live subscriber: in step when
    * the node's live stream is known to have reached what it was given, ahead (with a floor) otherwise.
    */
-  admit(subscriber: Subscriber, buffer: ReplayBuffer, recovery: Recovery): void {
+  admit(subscriber: Subscriber, buffer: ReplayBuffer, recovery: Recovery): boolean {
     const { state, messages } = buffer.settle(recovery);
     subscriber.subscribed(state);
     for (const message of messages) subscriber.deliver(message);
@@ -157,6 +163,7 @@ class ChannelEntry implements BrokerListener {
     if (this.#liveEpoch === state.epoch && this.#liveSeq >= last) this.subscribers.add(subscriber);
     else this.ahead.set(subscriber, { epoch: state.epoch, seq: last });
     this.#counters.subscribers++;
+    return state.recovered;
   }
 
   /**
@@ -201,7 +208,7 @@ class ChannelEntry implements BrokerListener {
 export class ChannelRegistry {
   readonly #broker: Broker;
   readonly #entries = new Map<string, ChannelEntry>();
-  readonly #counters: Counters = { subscribers: 0, delivered: 0 };
+  readonly #counters: Counters = { subscribers: 0, delivered: 0, resumesRecovered: 0, resumesUnrecovered: 0 };
   readonly #onError: (error: unknown, channel: string) => void;
 
   constructor(broker: Broker, options: ChannelRegistryOptions = {}) {
@@ -242,7 +249,11 @@ export class ChannelRegistry {
         // Gone when `leave` ran meanwhile (or a later join of the same subscriber replaced this one).
         if (joined.joining.get(subscriber) !== buffer) return;
         joined.joining.delete(subscriber);
-        joined.admit(subscriber, buffer, recovery);
+        const recovered = joined.admit(subscriber, buffer, recovery);
+        // Once per resume, off the delivery path: `edge_relay_resumes_total{recovered}`.
+        if (options.since !== undefined) {
+          this.#counters[recovered ? "resumesRecovered" : "resumesUnrecovered"]++;
+        }
       };
       const result = joined.attaching === undefined
         ? then(read(), settle)

@@ -152,7 +152,30 @@ describe("ChannelRegistry with the memory broker", () => {
     reg.join("c", new RecordingSubscriber(), { since: 0 });
     reg.join("c", new RecordingSubscriber());
     broker.publish("c", "y");
-    assert.deepEqual(reg.stats(), { channels: 1, subscribers: 2, delivered: 3 });
+    assert.deepEqual(reg.stats(), {
+      channels: 1,
+      subscribers: 2,
+      delivered: 3,
+      resumesRecovered: 1,
+      resumesUnrecovered: 0,
+    });
+  });
+
+  it("counts resumes by outcome: a join with since is recovered or not, a plain join is no resume", () => {
+    const broker = new MemoryBroker({ historySize: 2 });
+    const reg = new ChannelRegistry(broker);
+    const { epoch } = broker.publish("c", "1");
+    broker.publish("c", "2");
+    broker.publish("c", "3");
+    reg.join("c", new RecordingSubscriber(), { since: 1, epoch }); // 2 and 3 kept: recovered
+    reg.join("c", new RecordingSubscriber(), { since: 0 }); // 1 evicted: not recovered
+    reg.join("c", new RecordingSubscriber(), { since: 2, epoch: "other" }); // another epoch: not recovered
+    reg.join("c", new RecordingSubscriber());
+    const { resumesRecovered, resumesUnrecovered } = reg.stats();
+    assert.deepEqual({ resumesRecovered, resumesUnrecovered }, {
+      resumesRecovered: 1,
+      resumesUnrecovered: 2,
+    });
   });
 });
 
