@@ -32,11 +32,39 @@ export class ConnectionLimiter {
   refused = 0;
 
   readonly #refuser: ConnectionRefuser;
+  /** `--trust-proxy`: peers counted under the total cap only; their clients are counted by {@link attribute}. */
+  readonly #isProxy: (address: string) => boolean;
+  /** A proxy's connection (`address port`) → the forwarded client it was counted for. */
+  readonly #attributed = new Map<string, string>();
 
-  constructor(maxTotal: number, maxPerAddress: number, refuser: ConnectionRefuser) {
+  constructor(
+    maxTotal: number,
+    maxPerAddress: number,
+    refuser: ConnectionRefuser,
+    isProxy: (address: string) => boolean = () => false,
+  ) {
     this.#maxTotal = maxTotal;
     this.#maxPerAddress = maxPerAddress;
     this.#refuser = refuser;
+    this.#isProxy = isProxy;
+  }
+
+  /**
+   * Counts a trusted proxy's connection for the client it forwards (`X-Forwarded-For`), under the per-address
+   * cap, on the connection's first request that names one. False when that client is at the cap: the caller
+   * answers 503. Later requests on the same connection are not counted again.
+   */
+  attribute(proxyAddress: string, proxyPort: number, client: string): boolean {
+    const key = `${proxyAddress} ${proxyPort}`;
+    if (this.#attributed.has(key)) return true;
+    const count = this.#perAddress.get(client) ?? 0;
+    if (count >= this.#maxPerAddress) {
+      this.refused++;
+      return false;
+    }
+    this.#perAddress.set(client, count + 1);
+    this.#attributed.set(key, client);
+    return true;
   }
 
   get total(): number {
@@ -45,7 +73,8 @@ export class ConnectionLimiter {
 
   /** Counts `conn` in, or refuses it (a 503, or a plain close under TLS) and returns false. */
   admit(conn: Conn): boolean {
-    const count = this.#perAddress.get(conn.remoteAddress) ?? 0;
+    const proxy = this.#isProxy(conn.remoteAddress);
+    const count = proxy ? 0 : this.#perAddress.get(conn.remoteAddress) ?? 0;
     if (this.#total >= this.#maxTotal || count >= this.#maxPerAddress) {
       this.refused++;
       if (conn.secure) {
@@ -62,7 +91,7 @@ export class ConnectionLimiter {
       );
       return false;
     }
-    this.#perAddress.set(conn.remoteAddress, count + 1);
+    if (!proxy) this.#perAddress.set(conn.remoteAddress, count + 1);
     this.#total++;
     this.#admitted.add(conn);
     return true;
@@ -71,10 +100,18 @@ export class ConnectionLimiter {
   /** A connection closed: gives its place back if `admit` counted it in (once, however often it is called). */
   release(conn: Conn): void {
     if (!this.#admitted.delete(conn)) return;
-    const count = this.#perAddress.get(conn.remoteAddress);
-    if (count === undefined) return;
-    if (count <= 1) this.#perAddress.delete(conn.remoteAddress);
-    else this.#perAddress.set(conn.remoteAddress, count - 1);
     this.#total--;
+    let address = conn.remoteAddress;
+    if (this.#isProxy(address)) {
+      const key = `${address} ${conn.remotePort}`;
+      const client = this.#attributed.get(key);
+      if (client === undefined) return;
+      this.#attributed.delete(key);
+      address = client;
+    }
+    const count = this.#perAddress.get(address);
+    if (count === undefined) return;
+    if (count <= 1) this.#perAddress.delete(address);
+    else this.#perAddress.set(address, count - 1);
   }
 }

@@ -19,5 +19,7 @@ export { ChannelPatterns } from "./channel_patterns.ts";
 export { ConnectionLimiter, type ConnectionRefuser } from "./connection_limits.ts";
 export { corsPolicy } from "./cors.ts";
 export { originPolicy, type OriginPolicyOptions, type OriginVerdict } from "./origin.ts";
+export { hostname, hostPolicy } from "./allowed_hosts.ts";
+export { type ForwardedInfo, normalizeAddress, ownOriginOf, TrustedProxies } from "./trusted_proxy.ts";
 export { AddressRateLimiter, monotonicNow, TokenBucket } from "./rate_limit.ts";
 export { API_CSP, securityHeaderList } from "./secure_headers.ts";
