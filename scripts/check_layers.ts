@@ -144,6 +144,43 @@ export function checkLayers(root: string, rules: LayerRules = LAYER_RULES): Viol
   return violations;
 }
 
+/**
+ * The browser client (`client/` at the root, bundled into `/client.js`) may import its own files and the wire
+ * format, `src/protocol/mod.ts`, which imports nothing: so the bundle carries no server code, no package and
+ * no runtime global, and runs in browsers, Deno and Bun alike.
+ */
+export function checkClient(root: string): Violation[] {
+  const client = join(root, "client");
+  const protocol = join(root, "src", "protocol", "mod.ts");
+  const violations: Violation[] = [];
+  let files: string[];
+  try {
+    files = listTs(client);
+  } catch {
+    return violations; // no client in this tree
+  }
+  for (const path of files) {
+    const file = toPosix(relative(root, path));
+    const code = stripComments(readFileSync(path, "utf8"));
+    for (const { specifier, line } of importsOf(code)) {
+      const target = specifier.startsWith(".") ? normalize(join(dirname(path), specifier)) : null;
+      const inClient = target !== null && !relative(client, target).startsWith("..");
+      if (target !== protocol && !inClient) {
+        violations.push({
+          file,
+          line,
+          message: `client/ may import only client/ and src/protocol/mod.ts (${specifier})`,
+        });
+      }
+    }
+    code.split("\n").forEach((text, index) => {
+      const match = RUNTIME_GLOBAL.exec(stripStrings(text));
+      if (match) violations.push({ file, line: index + 1, message: `${match[1]}.* in client/` });
+    });
+  }
+  return violations;
+}
+
 function importsOf(code: string): { specifier: string; line: number }[] {
   const found: { specifier: string; line: number }[] = [];
   for (const match of code.matchAll(IMPORT_PATTERN)) {
@@ -194,7 +231,7 @@ function listTs(folder: string): string[] {
 
 if (import.meta.main) {
   const root = process.argv[2] ?? join(dirname(new URL(import.meta.url).pathname), "..");
-  const violations = checkLayers(root);
+  const violations = [...checkLayers(root), ...checkClient(root)];
   for (const v of violations) console.error(`${v.file}:${v.line}: ${v.message}`);
   if (violations.length > 0) {
     console.error(`check_layers: ${violations.length} violation(s) of the layer rule (see docs/relay.md)`);

@@ -51,6 +51,8 @@ export interface Config {
   maxConnectionsPerIp: number;
   /** A comment goes to every server-sent events stream this often, in ms; 0 = off. @default 15000 (15 s) */
   sseKeepaliveMs: number;
+  /** Serve the demo chat page at `GET /` (`/client.js` is served either way). @default true */
+  demo: boolean;
   /** Offer permessage-deflate (RFC 7692) to WebSocket clients. @default false */
   deflate: boolean;
   /** Outgoing messages smaller than this many bytes are sent uncompressed. @default 1024 */
@@ -203,6 +205,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 15_000,
     help:
       "a comment line on every server-sent events stream this often (proxies close quiet streams); 0 = off",
+  },
+  "demo": {
+    key: "demo",
+    kind: "bool",
+    default: true,
+    help: "serve the demo chat page at GET / (off: 404; /client.js is served either way)",
   },
   "deflate": {
     key: "deflate",

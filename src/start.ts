@@ -64,6 +64,7 @@ export async function startRelay(
         auth,
         maxMessagesPerSecond: config.maxMessagesPerSecond,
         sseKeepaliveMs: config.sseKeepaliveMs,
+        demo: config.demo ? { allowedOrigins: config.allowedOrigins } : null,
         websocket: {
           maxMessageBytes: config.maxMessageBytes,
           maxPendingBytes: config.maxMessageBytes,

@@ -66,6 +66,7 @@ const DOC_OF_FOLDER: Readonly<Record<string, string>> = {
   relay: "docs/relay.md",
   transports: "docs/relay.md",
   app: "docs/relay.md",
+  "app/pages": "docs/relay.md",
   observability: "docs/relay.md",
   runtime: "docs/runtime.md",
   http: "docs/http.md",

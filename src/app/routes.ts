@@ -7,9 +7,10 @@ import type { RelayEnv } from "./app.ts";
 import { addChannelRoutes, type ChannelRouteOptions } from "./channel_routes.ts";
 import { addWebSocketRoutes, type WebSocketRouteOptions } from "./websocket_routes.ts";
 import { addSseRoutes, type SseRouteOptions } from "./sse_routes.ts";
+import { addDemoRoutes, type DemoRouteOptions } from "./demo_routes.ts";
 
 /** What the routes need besides the relay core. */
-export type RouteOptions = ChannelRouteOptions & WebSocketRouteOptions & SseRouteOptions;
+export type RouteOptions = ChannelRouteOptions & WebSocketRouteOptions & SseRouteOptions & DemoRouteOptions;
 
 /** Adds every relay route to the app. */
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
@@ -17,4 +18,5 @@ export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void
   addChannelRoutes(app, options);
   // After the channel routes: their CORS middleware on `/channels/*` must run before the stream route.
   addSseRoutes(app, options);
+  addDemoRoutes(app, options);
 }

@@ -25,7 +25,9 @@ export type ErrorCode = typeof ERROR_CODE[keyof typeof ERROR_CODE];
 export type Command =
   | { type: "subscribe"; channel: string; since?: number; epoch?: string }
   | { type: "unsubscribe"; channel: string }
-  | { type: "publish"; channel: string; data: string | Uint8Array; id?: string };
+  | { type: "publish"; channel: string; data: string | Uint8Array; id?: string }
+  /** A client's heartbeat: browsers cannot see WebSocket pings, so a client asks and waits for `pong`. */
+  | { type: "ping" };
 
 /** A command that could not be understood; `id` is echoed when the client sent a usable one. */
 export interface CommandError {
@@ -104,6 +106,8 @@ export function parseCommand(text: string): Command | CommandError {
       if (id !== undefined) command.id = id;
       return command;
     }
+    case "ping":
+      return { type: "ping" };
     case undefined:
       return fail(ERROR_CODE.BadCommand, 'a command needs a "type"');
     default:
@@ -111,7 +115,7 @@ export function parseCommand(text: string): Command | CommandError {
         ERROR_CODE.UnknownType,
         `unknown type ${
           JSON.stringify(String(msg.type)).slice(0, 60)
-        }; expected subscribe, unsubscribe or publish`,
+        }; expected subscribe, unsubscribe, publish or ping`,
       );
   }
 }
@@ -200,6 +204,9 @@ export function unsubscribedEnvelope(channel: string): string {
 export function ackEnvelope(id: string | null, channel: string, seq: number): string {
   return JSON.stringify(id === null ? { type: "ack", channel, seq } : { type: "ack", id, channel, seq });
 }
+
+/** The answer to a `ping`: any frame proves the connection alive, this one is sent even when nothing else is. */
+export const PONG_ENVELOPE = '{"type":"pong"}';
 
 /** `{"type":"error",…}` */
 export function errorEnvelope(error: CommandError): string {

@@ -6,6 +6,7 @@
 export * from "./envelope.ts";
 export { API_ERROR, apiError, type ApiErrorCode } from "./api_error.ts";
 export { CHANNEL_RULE } from "./channel_rule.ts";
+export type * from "./reply.ts";
 export {
   isStreamEpoch,
   MAX_EPOCH_CHARS,

@@ -16,6 +16,7 @@ import {
   ERROR_CODE,
   errorEnvelope,
   parseCommand,
+  PONG_ENVELOPE,
   subscribedEnvelope,
   unsubscribedEnvelope,
 } from "../protocol/mod.ts";
@@ -89,6 +90,10 @@ export class EnvelopeSession extends Session {
     const command = parseCommand(text);
     if ("error" in command) {
       this.#reject(command);
+      return;
+    }
+    if (command.type === "ping") {
+      this.reply(PONG_ENVELOPE);
       return;
     }
     if (!isValidChannelName(command.channel)) {

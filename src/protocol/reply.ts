@@ -1,0 +1,55 @@
+/**
+ * The envelopes the relay sends, as types: what `subscribedEnvelope`, `messageEnvelope`, `ackEnvelope`, … write
+ * and what a client (`client/`, the browser client) reads. Types only: nothing here reaches a bundle.
+ * @module
+ */
+import type { ErrorCode } from "./envelope.ts";
+
+/** `subscribed`: where a channel stands; `recovered` says whether the replay covers everything after `since`. */
+export interface SubscribedReply {
+  type: "subscribed";
+  channel: string;
+  /** The channel's latest seq when the subscription started (the replay, if any, follows). */
+  seq: number;
+  epoch: string;
+  recovered: boolean;
+}
+
+/** `message`: one published message, `text` or `binary` (base64). */
+export interface MessageReply {
+  type: "message";
+  channel: string;
+  seq: number;
+  text?: string;
+  binary?: string;
+}
+
+/** `ack`: a publish was stored as `seq`. */
+export interface AckReply {
+  type: "ack";
+  id?: string;
+  channel: string;
+  seq: number;
+}
+
+/** `error`: a command was refused; `id` echoes a publish's id. */
+export interface ErrorReply {
+  type: "error";
+  id?: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** `unsubscribed`: the answer to `unsubscribe`. */
+export interface UnsubscribedReply {
+  type: "unsubscribed";
+  channel: string;
+}
+
+/** `pong`: the answer to `ping`. */
+export interface PongReply {
+  type: "pong";
+}
+
+/** Any envelope the relay sends. */
+export type Reply = SubscribedReply | MessageReply | AckReply | ErrorReply | UnsubscribedReply | PongReply;
