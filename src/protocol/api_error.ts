@@ -23,6 +23,8 @@ export const API_ERROR = {
   forbidden: 403,
   /** The `Origin` of an upgrade is not allowed. */
   forbidden_origin: 403,
+  /** The `Host` is not in `--allowed-hosts` (DNS rebinding). */
+  forbidden_host: 403,
   /** No such route. */
   not_found: 404,
   /** A message over `--max-message-bytes` (text counted JSON-escaped). */
