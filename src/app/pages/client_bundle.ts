@@ -1,3 +1,4 @@
+// deno-fmt-ignore-file -- generated: one JSON string literal, exactly as the generator writes it
 /**
  * The browser client, bundled and minified from `client/` by `scripts/build_client.ts`: do not edit.
  * `deno task build:client` regenerates it; `tests/client/bundle_test.ts` fails while it is stale.
