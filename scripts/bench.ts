@@ -1,7 +1,7 @@
 /**
  * `deno task bench`: the relay against reference servers, same load generator, same run.
  *
- *     deno task bench                      # every scenario, every server (about 7 minutes)
+ *     deno task bench                      # every scenario, every server (about 8 minutes)
  *     deno task bench --quick              # a smoke subset with short windows (about a minute)
  *     deno task bench --scenario chat-64 --only relay,deno-raw
  *     deno task bench --json > bench.json  # machine-readable results on stdout

@@ -434,7 +434,7 @@ export function heldPollTable(name: string, rows: HeldPollRecord[]): string {
     ),
   );
   return `\n== ${name}: ${
-    count(polls)
+    polls.toLocaleString("en-US")
   } held long polls (GET …/messages?since=0&wait=50s, one connection each, ` +
     `10 channels); RSS growth per held poll, its connection included\n${table}`;
 }

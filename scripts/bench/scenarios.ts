@@ -240,7 +240,7 @@ export interface Timing {
   httpMeasureS: number;
 }
 
-/** Windows of a full run (about 7 minutes with every server). */
+/** Windows of a full run (about 8 minutes with every server). */
 export const FULL_TIMING: Readonly<Timing> = Object.freeze({
   warmupS: 1,
   measureS: 4,
