@@ -357,12 +357,12 @@ class BunConn implements Conn {
     try {
       this.#handler.close(error);
     } catch (thrown) {
-      console.error("edge-relay: connection handler threw:", thrown);
+      this.#report("connection handler threw", thrown);
     }
     try {
       this.#owner?.onConnClose?.(this);
     } catch (thrown) {
-      console.error("edge-relay: onConnClose threw:", thrown);
+      this.#report("onConnClose threw", thrown);
     }
   }
 
@@ -447,8 +447,15 @@ class BunConn implements Conn {
 
   /** A throwing handler must never kill the listener or another connection: it costs only this one. */
   #handlerThrew(error: unknown): void {
-    console.error("edge-relay: connection handler threw:", error);
+    this.#report("connection handler threw", error);
     this.teardown(toError(error));
+  }
+
+  /** A bug caught at this boundary, to the listener's `onError` (for the log). */
+  #report(what: string, error: unknown): void {
+    try {
+      this.#owner?.onError?.(new Error(what, { cause: error }));
+    } catch { /* a logger must not break the connection's teardown */ }
   }
 }
 

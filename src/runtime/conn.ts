@@ -93,6 +93,9 @@ export interface ListenOptions {
    * refused, mid-handshake, timed out, or served. Called once per connection.
    */
   onConnClose?(conn: Conn): void;
-  /** An accept or handshake failure that the listener survived (for logging). */
+  /**
+   * An accept or handshake failure that the listener survived, or a connection handler that threw (a bug; the
+   * connection was torn down, the others go on), with the thrown value as `cause`. For logging.
+   */
   onError?(error: Error): void;
 }

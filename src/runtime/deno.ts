@@ -48,10 +48,18 @@ class DenoSocket implements Conn {
   #flushMark = 0;
 
   readonly #onClose: ((conn: Conn) => void) | undefined;
+  /** The listener's `onError`: a handler that threw is a bug, reported for the log. */
+  readonly #onError: ((error: Error) => void) | undefined;
 
-  constructor(conn: DenoConn, secure: boolean, onClose?: (conn: Conn) => void) {
+  constructor(
+    conn: DenoConn,
+    secure: boolean,
+    onClose?: (conn: Conn) => void,
+    onError?: (error: Error) => void,
+  ) {
     this.#conn = conn;
     this.#onClose = onClose;
+    this.#onError = onError;
     this.secure = secure;
     const addr = conn.remoteAddr as Deno.NetAddr;
     this.remoteAddress = addr.hostname;
@@ -254,7 +262,9 @@ class DenoSocket implements Conn {
     try {
       fn();
     } catch (error) {
-      console.error("edge-relay: connection handler threw:", error);
+      try {
+        this.#onError?.(new Error("connection handler threw", { cause: error }));
+      } catch { /* a logger must not break the read loop */ }
       this.#teardown(toError(error));
     }
   }
@@ -291,7 +301,7 @@ export function listen(options: ListenOptions): Listener {
 
   /** Wraps an accepted connection, hands it to `onConn` and starts its read loop. */
   const serve = (raw: DenoConn) => {
-    const socket = new DenoSocket(raw, secure, options.onConnClose);
+    const socket = new DenoSocket(raw, secure, options.onConnClose, options.onError);
     try {
       options.onConn(socket);
     } catch (error) {
