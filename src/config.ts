@@ -59,6 +59,8 @@ export interface Config {
   deflateThreshold: number;
   /** zlib level of outgoing compressed messages, 0–9. @default 1 */
   deflateLevel: number;
+  /** A hook (library use) that answers later than this fails closed. @default 5000 (5 s) */
+  hookTimeoutMs: number;
 }
 
 /** Shortest HS256 secret accepted (256 bits, RFC 7518 §3.2). */
@@ -232,6 +234,12 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     max: 9,
     help: "with --deflate, zlib level 0-9 of outgoing messages (1: fastest that compresses)",
   },
+  "hook-timeout": {
+    key: "hookTimeoutMs",
+    kind: "duration",
+    default: 5_000,
+    help: "a library hook that answers later than this fails closed (the request is refused)",
+  },
 });
 
 /** `--port` → `RELAY_PORT`. */
@@ -281,13 +289,105 @@ export function parseConfig(
     else throw new ConfigError(`--${flag} needs a value`);
     config[spec.key] = parseValue(`--${flag}`, spec, value);
   }
-  const result = config as unknown as Config;
+  return checkConfig(config as unknown as Config, (flag) => `--${flag}`);
+}
+
+/**
+ * Every flag as a camelCase option of `createRelay` (`--max-message-bytes` → `maxMessageBytes`,
+ * `--history-ttl` → `historyTtl`), plus `hostname` for `host`. A value is what the flag takes: text as on the
+ * command line (`"64KiB"`, `"30s"`, `"true"`), or a number (sizes in bytes, durations in seconds, as a bare
+ * number on the command line), a boolean, or an array for a comma list. Unset options take the defaults;
+ * `RELAY_*` variables are not read.
+ */
+export interface RelayConfigOptions {
+  port?: number | string;
+  host?: string;
+  /** The same as `host` (the name `Deno.serve` and `Bun.serve` use); give one of them. */
+  hostname?: string;
+  tlsCert?: string | null;
+  tlsKey?: string | null;
+  allowedOrigins?: string | readonly string[];
+  requireOrigin?: boolean | string;
+  maxMessageBytes?: number | string;
+  maxQueuedBytes?: number | string;
+  historySize?: number | string;
+  historyTtl?: number | string;
+  maxHistoryBytes?: number | string;
+  maxChannels?: number | string;
+  jwtSecret?: string | null;
+  jwtPublicKey?: string | null;
+  maxMessagesPerSecond?: number | string;
+  broker?: string;
+  maxChannelsPerConnection?: number | string;
+  pingInterval?: number | string;
+  maxConnections?: number | string;
+  maxConnectionsPerIp?: number | string;
+  sseKeepalive?: number | string;
+  deflate?: boolean | string;
+  deflateThreshold?: number | string;
+  deflateLevel?: number | string;
+  hookTimeout?: number | string;
+  demo?: boolean | string;
+}
+
+/** `max-message-bytes` → `maxMessageBytes`: the option name of a flag. */
+export function optionName(flag: string): string {
+  return flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+/** Option name → flag, built once from {@link FLAGS}. */
+const FLAG_OF_OPTION: ReadonlyMap<string, string> = new Map(
+  Object.keys(FLAGS).map((flag) => [optionName(flag), flag]),
+);
+
+/**
+ * Builds the config from `createRelay`'s options, each validated exactly as its flag is (the same message,
+ * naming the option): `maxQueuedBytes: "lots"` fails as `--max-queued-bytes lots` does.
+ * @throws {ConfigError} for an unknown option or an invalid value.
+ */
+export function configFromOptions(options: Readonly<Record<string, unknown>>): Config {
+  const config = {} as Record<keyof Config, unknown>;
+  for (const spec of Object.values(FLAGS)) config[spec.key] = spec.default;
+  const given = { ...options };
+  if (given.hostname !== undefined) {
+    if (given.host !== undefined) throw new ConfigError("give host or hostname, not both");
+    given.host = given.hostname;
+  }
+  delete given.hostname;
+  for (const [name, value] of Object.entries(given)) {
+    const flag = FLAG_OF_OPTION.get(name);
+    if (flag === undefined) {
+      throw new ConfigError(`unknown option ${name} (options are the flags in camelCase)`);
+    }
+    if (value === undefined) continue;
+    const spec = FLAGS[flag];
+    if (value === null && spec.default === null) continue;
+    config[spec.key] = parseValue(name, spec, optionText(name, value));
+  }
+  return checkConfig(config as unknown as Config, optionName);
+}
+
+/** An option's value as the text its flag would take. */
+function optionText(name: string, value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  if (typeof value === "boolean") return String(value);
+  if (Array.isArray(value) && value.every((item) => typeof item === "string")) return value.join(",");
+  throw new ConfigError(
+    `${name}: expected a string, number, boolean or list of strings, got ${typeof value}`,
+  );
+}
+
+/** The checks across flags, naming each flag as `nameOf` says (`--tls-cert` or `tlsCert`). */
+function checkConfig(result: Config, nameOf: (flag: string) => string): Config {
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
-    throw new ConfigError("--tls-cert and --tls-key must be given together");
+    throw new ConfigError(`${nameOf("tls-cert")} and ${nameOf("tls-key")} must be given together`);
   }
   // RFC 7518 §3.2: an HS256 key MUST be at least as long as the hash output, 256 bits.
   if (result.jwtSecret !== null && new TextEncoder().encode(result.jwtSecret).length < MIN_JWT_SECRET_BYTES) {
-    throw new ConfigError(`--jwt-secret: must be at least ${MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)`);
+    throw new ConfigError(
+      `${nameOf("jwt-secret")}: must be at least ${MIN_JWT_SECRET_BYTES} bytes (RFC 7518 §3.2)`,
+    );
   }
   if (result.broker !== "memory") {
     try {
@@ -295,7 +395,7 @@ export function parseConfig(
       else parseRedisUrl(result.broker);
     } catch (error) {
       throw new ConfigError(
-        `--broker: expected memory, sqlite:PATH or redis://host:port (rediss:// for TLS), got ${
+        `${nameOf("broker")}: expected memory, sqlite:PATH or redis://host:port (rediss:// for TLS), got ${
           (error as Error).message
         }`,
       );
@@ -304,7 +404,9 @@ export function parseConfig(
   for (const origin of result.allowedOrigins) {
     if (origin !== "*" && normalizeOrigin(origin) !== origin) {
       throw new ConfigError(
-        `--allowed-origins: '${origin}' is not an origin (scheme://host[:port], lower case, no path)`,
+        `${
+          nameOf("allowed-origins")
+        }: '${origin}' is not an origin (scheme://host[:port], lower case, no path)`,
       );
     }
   }

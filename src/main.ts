@@ -1,14 +1,12 @@
 /**
  * Edge Relay's entry point: the only reader of flags and environment. Prints
  * `edge-relay listening on http://HOST:PORT` when ready; exits 2 on an invalid flag; stops gracefully on
- * SIGINT/SIGTERM and exits 0.
+ * SIGINT/SIGTERM and exits 0. The relay itself is the library's (`relayOf`, what `createRelay` returns).
  * @module
  */
 import process from "node:process";
-import { readFile } from "node:fs/promises";
 import { ConfigError, parseConfig, usage } from "./config.ts";
-import { loadRuntime } from "./runtime/mod.ts";
-import { startRelay } from "./start.ts";
+import { type EdgeRelay, relayOf } from "./library.ts";
 
 const args = process.argv.slice(2);
 if (args.includes("--help") || args.includes("-h")) {
@@ -25,22 +23,23 @@ try {
   process.exit(2);
 }
 
-const runtime = await loadRuntime();
-let running;
+let relay: EdgeRelay;
+let url: string;
 try {
-  running = await startRelay(config, runtime, (path) => readFile(path, "utf8"));
+  relay = await relayOf(config);
+  ({ url } = await relay.listen());
 } catch (error) {
   console.error(`edge-relay: cannot start: ${error instanceof Error ? error.message : error}`);
   process.exit(1);
 }
-console.log(`edge-relay listening on ${running.url}`);
+console.log(`edge-relay listening on ${url}`);
 
 let stopping = false;
 const stop = async (signal: string) => {
   if (stopping) return;
   stopping = true;
   console.log(`edge-relay: ${signal}, shutting down`);
-  await running.stop();
+  await relay.stop();
   process.exit(0);
 };
 process.on("SIGINT", () => stop("SIGINT"));

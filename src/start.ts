@@ -1,6 +1,6 @@
 /**
- * Assembles a running relay from a config: broker, relay core, Hono app, HTTP server, listener, connection
- * caps; and stops it.
+ * Assembles a relay from a config (and the application's hooks): broker, relay core, Hono app; then on
+ * `listen()` the HTTP server, listener and connection caps; and stops it.
  * @module
  */
 import { setImmediate } from "node:timers";
@@ -13,7 +13,7 @@ import {
   securityHeaderList,
   TokenVerifier,
 } from "./access/mod.ts";
-import { addRelayRoutes, createApp } from "./app/mod.ts";
+import { addRelayRoutes, createApp, type RelayApp } from "./app/mod.ts";
 import { HttpServer } from "./http/mod.ts";
 import {
   type Broker,
@@ -23,7 +23,7 @@ import {
   RedisBroker,
   SqliteBroker,
 } from "./pubsub/mod.ts";
-import { Relay } from "./relay/mod.ts";
+import { HookRunner, Relay, type RelayHooks } from "./relay/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
 
 /** A relay that is listening. */
@@ -32,6 +32,17 @@ export interface RunningRelay {
   readonly url: string;
   readonly relay: Relay;
   /** Stops accepting, closes every WebSocket with 1001, finishes in-flight HTTP responses. */
+  stop(): Promise<void>;
+}
+
+/** A relay assembled and not yet listening: its app takes the application's routes and middleware. */
+export interface PreparedRelay {
+  /** The Hono app the relay's own HTTP server serves; the relay's routes are added by `listen()`. */
+  readonly app: RelayApp;
+  readonly relay: Relay;
+  /** Adds the relay's routes (after the application's) and starts listening. At most once. */
+  listen(): RunningRelay;
+  /** Stops whatever runs: the listener and sessions if listening, then the broker. */
   stop(): Promise<void>;
 }
 
@@ -44,6 +55,19 @@ export async function startRelay(
   runtime: Runtime,
   readFile: (path: string) => Promise<string>,
 ): Promise<RunningRelay> {
+  return (await prepareRelay(config, runtime, readFile)).listen();
+}
+
+/**
+ * Assembles the relay described by `config`, with the application's hooks: keys, broker, relay core and the
+ * app; nothing listens until `listen()`.
+ */
+export async function prepareRelay(
+  config: Config,
+  runtime: Runtime,
+  readFile: (path: string) => Promise<string>,
+  hooks?: RelayHooks,
+): Promise<PreparedRelay> {
   const tls = config.tlsCert !== null && config.tlsKey !== null
     ? { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) }
     : undefined;
@@ -53,30 +77,61 @@ export async function startRelay(
   const relay = new Relay(broker, {
     maxQueuedBytes: config.maxQueuedBytes,
     maxChannelsPerConnection: config.maxChannelsPerConnection,
+    // No hooks, no runner: every hook check on the way is then one null test.
+    hooks: hooks !== undefined && Object.values(hooks).some((hook) => hook !== undefined)
+      ? new HookRunner(hooks, config.hookTimeoutMs)
+      : null,
   });
-  const app = createApp({
-    ready: () => broker.ready(),
-    routes: (app) =>
-      addRelayRoutes(app, {
-        relay,
-        checkOrigin: originPolicy(config),
+  const app = createApp({ ready: () => broker.ready() });
+  // The application's routes and middleware go on the app before listen(): the relay's come after them, so
+  // its middleware (logging, headers) wraps the relay's routes too.
+  const addRoutes = () =>
+    addRelayRoutes(app, {
+      relay,
+      checkOrigin: originPolicy(config),
+      maxMessageBytes: config.maxMessageBytes,
+      auth,
+      maxMessagesPerSecond: config.maxMessagesPerSecond,
+      sseKeepaliveMs: config.sseKeepaliveMs,
+      demo: config.demo ? { allowedOrigins: config.allowedOrigins } : null,
+      websocket: {
         maxMessageBytes: config.maxMessageBytes,
-        auth,
-        maxMessagesPerSecond: config.maxMessagesPerSecond,
-        sseKeepaliveMs: config.sseKeepaliveMs,
-        demo: config.demo ? { allowedOrigins: config.allowedOrigins } : null,
-        websocket: {
-          maxMessageBytes: config.maxMessageBytes,
-          maxPendingBytes: config.maxMessageBytes,
-          pingIntervalMs: config.pingIntervalMs,
-          // One object for every connection: agreements and compressed frames are shared per options object.
-          deflate: config.deflate
-            ? { thresholdBytes: config.deflateThreshold, level: config.deflateLevel }
-            : null,
-        },
-      }),
-  });
+        maxPendingBytes: config.maxMessageBytes,
+        pingIntervalMs: config.pingIntervalMs,
+        // One object for every connection: agreements and compressed frames are shared per options object.
+        deflate: config.deflate
+          ? { thresholdBytes: config.deflateThreshold, level: config.deflateLevel }
+          : null,
+      },
+    });
   const defaultHeaders = await securityHeaderList(secure);
+  let running: RunningRelay | null = null;
+  let stopped: Promise<void> | null = null;
+  return {
+    app,
+    relay,
+    listen() {
+      if (running !== null || stopped !== null) throw new Error("listen() was already called, or stop()");
+      addRoutes();
+      running = serve(config, runtime, app, relay, broker, defaultHeaders, tls);
+      return running;
+    },
+    stop() {
+      return stopped ??= running === null ? Promise.resolve(broker.close()) : running.stop();
+    },
+  };
+}
+
+/** Serves the app on the relay's own HTTP server and listener, with the connection caps. */
+function serve(
+  config: Config,
+  runtime: Runtime,
+  app: RelayApp,
+  relay: Relay,
+  broker: Broker,
+  defaultHeaders: Awaited<ReturnType<typeof securityHeaderList>>,
+  tls: { cert: string; key: string } | undefined,
+): RunningRelay {
   const http = new HttpServer((request, info) => app.fetch(request, info), {
     defaultHeaders,
     limits: { maxBodyBytes: config.maxMessageBytes },
@@ -95,7 +150,7 @@ export async function startRelay(
   });
   const host = listener.hostname.includes(":") ? `[${listener.hostname}]` : listener.hostname;
   return {
-    url: `${secure ? "https" : "http"}://${host}:${listener.port}`,
+    url: `${tls !== undefined ? "https" : "http"}://${host}:${listener.port}`,
     relay,
     async stop() {
       listener.close();

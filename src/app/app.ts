@@ -9,6 +9,9 @@ import { apiError } from "../protocol/mod.ts";
 /** Hono environment of the relay: `c.env` is the HTTP layer's per-request info (peer, TLS, upgrade slot). */
 export type RelayEnv = { Bindings: RequestInfo };
 
+/** The relay's Hono app, as the library hands it to applications for their routes and middleware. */
+export type RelayApp = Hono<RelayEnv>;
+
 /** What the app needs from the rest of the relay. */
 export interface AppDeps {
   /** False while the broker cannot store messages (`/readyz` answers 503). */

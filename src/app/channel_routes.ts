@@ -5,7 +5,7 @@
  * `GET /channels` lists only what the token may subscribe to.
  * @module
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
 import { AddressRateLimiter, corsPolicy } from "../access/mod.ts";
 import type { RequestInfo } from "../http/mod.ts";
 import { apiError, textFitsEnvelope } from "../protocol/mod.ts";
@@ -19,9 +19,10 @@ import {
   isValidChannelName,
   perMessage,
 } from "../pubsub/mod.ts";
-import { type Relay, settle } from "../relay/mod.ts";
+import { type ClientInfo, type Relay, settle } from "../relay/mod.ts";
 import { type LongPollOptions, LongPolls, POLL_END } from "../transports/mod.ts";
 import type { RelayEnv } from "./app.ts";
+import { admitClient, hookRefusal } from "./hook_access.ts";
 import { type AccessOptions, authorized, badChannel, forbidden, verifyOrOpen } from "./request_access.ts";
 
 /** What the channel API needs. */
@@ -102,6 +103,23 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
         "retry-after": String(wait),
       });
     }
+    return await admitClient(
+      c,
+      relay,
+      "publish",
+      permissions,
+      [channel],
+      false,
+      (client) => publish(c, channel, client),
+    );
+  });
+
+  /** The body of an admitted `POST`, through the `onPublish` hook when there is one, stored and acknowledged. */
+  async function publish(
+    c: Context<RelayEnv>,
+    channel: string,
+    client: ClientInfo | null,
+  ): Promise<Response> {
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > options.maxMessageBytes) return tooLarge(options.maxMessageBytes);
     let data: string | Uint8Array = body;
@@ -116,6 +134,11 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
         return tooLarge(options.maxMessageBytes);
       }
     }
+    if (client !== null) {
+      const verdict = await relay.hooks!.publish(client, channel, data);
+      if (!verdict.ok) return hookRefusal(verdict);
+      if (verdict.data !== undefined) data = verdict.data;
+    }
     return await new Promise<Response>((resolve) =>
       settle(
         () => relay.publish(channel, data),
@@ -123,7 +146,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
         (error) => resolve(refused(error, "the message was not stored")),
       )
     );
-  });
+  }
 
   app.get("/channels/:channel/messages", async (c) => {
     const channel = c.req.param("channel");
@@ -131,6 +154,12 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
     const permissions = await verifyOrOpen(c, options);
     if (permissions instanceof Response) return permissions;
     if (!permissions.canSubscribe(channel)) return forbidden("subscribe to", channel);
+    if (relay.hooks === null) return read(c, channel);
+    return await admitClient(c, relay, "poll", permissions, [channel], true, () => read(c, channel));
+  });
+
+  /** A history read or long poll that passed the checks (and the hooks). */
+  async function read(c: Context<RelayEnv>, channel: string): Promise<Response> {
     const since = parseQueryInt(c.req.query("since"), 0);
     const limit = parseQueryInt(c.req.query("limit"), MAX_HISTORY_LIMIT);
     const epoch = c.req.query("epoch");
@@ -155,7 +184,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       return historyAnswer(channel, since, epoch, history);
     }
     return await longPoll(c.env, channel, since, epoch, read, waitMs);
-  });
+  }
 
   /**
    * A poll with `wait`: answered at once unless the client is up to date (the channel's seq is `since`, in

@@ -13,6 +13,7 @@ import { isSeq, isValidChannelName } from "../pubsub/mod.ts";
 import type { Relay, SessionPolicy, StreamChannel } from "../relay/mod.ts";
 import { SSE_HEADERS, SseTransport } from "../transports/mod.ts";
 import type { RelayEnv } from "./app.ts";
+import { admitClient } from "./hook_access.ts";
 import { type AccessOptions, authorized, badChannel, forbidden } from "./request_access.ts";
 
 /** What the event-stream routes need. */
@@ -61,9 +62,15 @@ export function addSseRoutes(app: Hono<RelayEnv>, options: SseRouteOptions): Sse
       for (const channel of channels) {
         if (!permissions.canSubscribe(channel)) return forbidden("subscribe to", channel);
       }
-      const policy = permissions === OPEN_ACCESS ? openPolicy : { ...openPolicy, permissions };
-      transport.accept(c.env, policy, channels.map((channel, i) => ({ channel, resume: resume[i] })));
-      return new Response(null, { headers: SSE_HEADERS });
+      return admitClient(c, relay, "sse", permissions, channels, true, (client) => {
+        const policy = client !== null
+          ? { ...openPolicy, permissions, client }
+          : permissions === OPEN_ACCESS
+          ? openPolicy
+          : { ...openPolicy, permissions };
+        transport.accept(c.env, policy, channels.map((channel, i) => ({ channel, resume: resume[i] })));
+        return new Response(null, { headers: SSE_HEADERS });
+      });
     });
   };
 

@@ -7,10 +7,11 @@ import type { Hono } from "hono";
 import { OPEN_ACCESS, type Permissions } from "../access/mod.ts";
 import { ENVELOPE_PROTOCOL } from "../protocol/mod.ts";
 import { isValidChannelName } from "../pubsub/mod.ts";
-import type { Relay, SessionPolicy } from "../relay/mod.ts";
+import type { ClientInfo, Relay, SessionPolicy } from "../relay/mod.ts";
 import { acceptWebSocket, envelopeWebSocketEvents, rawWebSocketEvents } from "../transports/mod.ts";
 import type { WebSocketOptions } from "../websocket/mod.ts";
 import type { RelayEnv } from "./app.ts";
+import { admitClient } from "./hook_access.ts";
 import { type AccessOptions, authorized, badChannel, forbidden, refuseOrigin } from "./request_access.ts";
 
 /** What the upgrade routes need. */
@@ -33,8 +34,12 @@ export function addWebSocketRoutes(app: Hono<RelayEnv>, options: WebSocketRouteO
     maxMessagesPerSecond: options.maxMessagesPerSecond,
     maxMessageBytes: options.maxMessageBytes,
   };
-  const policy = (permissions: Permissions): SessionPolicy =>
-    permissions === OPEN_ACCESS ? openPolicy : { ...openPolicy, permissions };
+  const policy = (permissions: Permissions, client: ClientInfo | null): SessionPolicy =>
+    client !== null
+      ? { ...openPolicy, permissions, client }
+      : permissions === OPEN_ACCESS
+      ? openPolicy
+      : { ...openPolicy, permissions };
 
   app.get("/ws/:channel", (c) => {
     const channel = c.req.param("channel");
@@ -43,9 +48,18 @@ export function addWebSocketRoutes(app: Hono<RelayEnv>, options: WebSocketRouteO
     if (refused !== null) return refused;
     return authorized(c, options, (permissions) => {
       if (!permissions.canSubscribe(channel)) return forbidden("subscribe to", channel);
-      return acceptWebSocket(c, rawWebSocketEvents(relay, channel, policy(permissions)), {
-        limits: options.websocket,
-      });
+      return admitClient(
+        c,
+        relay,
+        "websocket",
+        permissions,
+        [channel],
+        true,
+        (client) =>
+          acceptWebSocket(c, rawWebSocketEvents(relay, channel, policy(permissions, client)), {
+            limits: options.websocket,
+          }),
+      );
     });
   });
 
@@ -56,11 +70,20 @@ export function addWebSocketRoutes(app: Hono<RelayEnv>, options: WebSocketRouteO
       c,
       options,
       (permissions) =>
-        acceptWebSocket(c, envelopeWebSocketEvents(relay, policy(permissions)), {
-          protocols: [ENVELOPE_PROTOCOL],
-          requireKnownProtocol: true,
-          limits: options.websocket,
-        }),
+        admitClient(
+          c,
+          relay,
+          "envelope",
+          permissions,
+          [],
+          false,
+          (client) =>
+            acceptWebSocket(c, envelopeWebSocketEvents(relay, policy(permissions, client)), {
+              protocols: [ENVELOPE_PROTOCOL],
+              requireKnownProtocol: true,
+              limits: options.websocket,
+            }),
+        ),
     );
   });
 }

@@ -7,7 +7,7 @@
  * client past its message rate, is closed with 1008.
  * @module
  */
-import { type ChannelMessage, isValidChannelName, type SubscribedState } from "../pubsub/mod.ts";
+import { type ChannelMessage, isPromise, isValidChannelName, type SubscribedState } from "../pubsub/mod.ts";
 import {
   ackEnvelope,
   CHANNEL_RULE,
@@ -23,6 +23,7 @@ import {
 import { monotonicNow, TokenBucket } from "../access/mod.ts";
 import { type Relay, settle } from "./fanout.ts";
 import { END_REASON, type Outbound, type Wire } from "./outbound.ts";
+import type { HookVerdict } from "./hooks.ts";
 import { Session } from "./session.ts";
 import type { SessionPolicy } from "./session_guard.ts";
 
@@ -61,6 +62,13 @@ export class EnvelopeSession extends Session {
   /** Resyncs waiting for the send queue to drain, one per channel (a later one replaces an earlier one). */
   readonly #waiting = new Map<string, SubscribeCommand>();
   #waitTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Subscribes waiting for an asynchronous `onSubscribe` verdict, by channel; the number is the attempt, so
+   * an unsubscribe (or a newer subscribe) meanwhile makes the older verdict moot. They count against
+   * `--max-channels-per-connection` like joined channels.
+   */
+  #deciding: Map<string, number> | null = null;
+  #attempts = 0;
   /** Created at the first invalid command: most connections never send one. */
   #errorBudget: TokenBucket | null = null;
 
@@ -104,7 +112,7 @@ export class EnvelopeSession extends Session {
     }
     switch (command.type) {
       case "subscribe":
-        return this.subscribe(command);
+        return this.client === null ? this.subscribe(command) : this.#subscribeHooked(command);
       case "unsubscribe":
         return this.#unsubscribe(command.channel);
       case "publish":
@@ -115,6 +123,7 @@ export class EnvelopeSession extends Session {
   protected override leaveAll(): void {
     clearTimeout(this.#waitTimer);
     this.#waiting.clear();
+    this.#deciding?.clear();
     for (const channel of this.#channels.keys()) this.relay.registry.leave(channel, this);
     this.#channels.clear();
   }
@@ -189,7 +198,52 @@ export class EnvelopeSession extends Session {
     });
   }
 
+  /** A client's subscribe through the `onSubscribe` hook (only when the relay has hooks). */
+  #subscribeHooked(command: SubscribeCommand): void {
+    const { channel } = command;
+    const hooks = this.relay.hooks!;
+    if (hooks.hooks.onSubscribe === undefined) return this.subscribe(command);
+    if (!this.guard.permissions.canSubscribe(channel)) return this.subscribe(command);
+    const deciding = this.#deciding ??= new Map();
+    if (
+      !this.#channels.has(channel) && !deciding.has(channel) &&
+      this.#channels.size + deciding.size >= this.relay.options.maxChannelsPerConnection
+    ) {
+      this.#reject(this.#error(
+        command,
+        ERROR_CODE.TooManyChannels,
+        `at most ${this.relay.options.maxChannelsPerConnection} channels per connection`,
+      ));
+      return;
+    }
+    const attempt = ++this.#attempts;
+    deciding.set(channel, attempt);
+    const decided = (verdict: HookVerdict) => {
+      if (this.isClosed || deciding.get(channel) !== attempt) return;
+      deciding.delete(channel);
+      if (verdict.ok) this.subscribe(command);
+      else this.#refused(command, verdict);
+    };
+    const verdict = hooks.subscribe(this.client!, channel);
+    if (isPromise(verdict)) verdict.then(decided);
+    else decided(verdict);
+  }
+
+  /** A hook's refusal as an `error`: `forbidden` with the hook's reason, or `unavailable` when it failed. */
+  #refused(command: Command, verdict: HookVerdict & { ok: false }): void {
+    const code = verdict.failed === null ? ERROR_CODE.Forbidden : ERROR_CODE.Unavailable;
+    this.reply(errorEnvelope(this.#error(command, code, verdict.reason)));
+  }
+
   #unsubscribe(channel: string): void {
+    if (this.#deciding?.delete(channel)) {
+      // Its verdict is now moot; a channel already joined is left too.
+      this.#waiting.delete(channel);
+      this.#replaying.delete(channel);
+      if (this.#channels.delete(channel)) this.relay.registry.leave(channel, this);
+      this.reply(unsubscribedEnvelope(channel));
+      return;
+    }
     if (!this.#channels.delete(channel)) {
       this.#reject({ error: ERROR_CODE.NotSubscribed, message: `not subscribed to ${channel}` });
       return;
@@ -201,12 +255,28 @@ export class EnvelopeSession extends Session {
   }
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
-    const { id, channel } = command;
+    const { channel } = command;
     if (!this.guard.permissions.canPublish(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to publish to ${channel}`));
       return;
     }
-    settle(() => this.relay.publish(channel, command.data), (message) => {
+    if (this.client === null) return this.#store(command, command.data);
+    const accepted = this.checkPublish(
+      channel,
+      command.data,
+      (data) => this.#store(command, data),
+      (verdict) => this.#refused(command, verdict),
+    );
+    if (!accepted) {
+      this.#reject(
+        this.#error(command, ERROR_CODE.Unavailable, "too many messages wait for the onPublish hook"),
+      );
+    }
+  }
+
+  #store(command: Extract<Command, { type: "publish" }>, data: string | Uint8Array): void {
+    const { id, channel } = command;
+    settle(() => this.relay.publish(channel, data), (message) => {
       if (!this.isClosed) this.reply(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.isClosed) return;

@@ -14,6 +14,7 @@ import {
 import { utf8Length } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { Outbound, Wire } from "./outbound.ts";
+import type { HookRunner } from "./hooks.ts";
 
 /**
  * A subscriber's outgoing side as the fan-out accounts for it: its outbound and wire, and what it was sent in
@@ -35,6 +36,8 @@ export interface RelayOptions {
   maxQueuedBytes: number;
   /** Envelope subscriptions per connection. */
   maxChannelsPerConnection: number;
+  /** The application's hooks (library use); absent, no hook code runs anywhere. */
+  hooks?: HookRunner | null;
 }
 
 /** Counters for metrics and benchmarks. */
@@ -63,6 +66,8 @@ export class Relay {
   readonly broker: Broker;
   readonly registry: ChannelRegistry;
   readonly options: RelayOptions;
+  /** The application's hooks, or null: sessions and routes check this once per connect, join or publish. */
+  readonly hooks: HookRunner | null;
   readonly counters: RelayCounters = {
     connections: 0,
     messagesIn: 0,
@@ -78,6 +83,7 @@ export class Relay {
   constructor(broker: Broker, options: RelayOptions) {
     this.broker = broker;
     this.options = options;
+    this.hooks = options.hooks ?? null;
     this.registry = new ChannelRegistry(broker, {
       onError: (error, channel) => console.error(`edge-relay: channel ${channel}:`, error),
     });

@@ -12,8 +12,24 @@ export {
   settle,
 } from "./fanout.ts";
 export { END_REASON, type EndReason, type Outbound, type Wire } from "./outbound.ts";
-export { Session } from "./session.ts";
+export { MAX_PENDING_HOOK_PUBLISHES, Session } from "./session.ts";
 export { RawSession } from "./raw_session.ts";
 export { EnvelopeSession, type SubscribeCommand } from "./envelope_session.ts";
 export { EventStreamSession, type StreamChannel } from "./event_stream_session.ts";
 export { SessionGuard, type SessionPolicy } from "./session_guard.ts";
+export {
+  type AuthorizeContext,
+  type AuthorizeResult,
+  type ClientInfo,
+  clientInfo,
+  DEFAULT_HOOK_TIMEOUT_MS,
+  type HookRejection,
+  HookRunner,
+  type HookTransport,
+  type HookVerdict,
+  type PublishContext,
+  type PublishResult,
+  type RelayHooks,
+  type SubscribeContext,
+  type SubscribeResult,
+} from "./hooks.ts";

@@ -52,6 +52,21 @@ export class RawSession extends Session {
       this.out.fail(END_REASON.TooBig, "text too big once JSON-escaped");
       return;
     }
+    if (this.client === null) return this.#publish(data);
+    const accepted = this.checkPublish(
+      this.#channel,
+      data,
+      (allowed) => this.#publish(allowed),
+      (verdict) => {
+        // Raw clients get no replies: the close frame's reason is how they learn why.
+        if (verdict.failed === null) this.guard.refuse(verdict.reason);
+        else this.out.end(END_REASON.Unavailable, verdict.reason);
+      },
+    );
+    if (!accepted) this.out.end(END_REASON.Unavailable, "too many messages wait for the onPublish hook");
+  }
+
+  #publish(data: string | Uint8Array): void {
     settle(() => this.relay.publish(this.#channel, data), () => {}, (error) => this.#unavailable(error));
   }
 

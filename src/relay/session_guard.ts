@@ -5,6 +5,7 @@
  */
 import { type Permissions, TokenBucket, watchExpiry } from "../access/mod.ts";
 import { END_REASON, type Outbound } from "./outbound.ts";
+import type { ClientInfo } from "./hooks.ts";
 
 /** What the route decided about a connection. */
 export interface SessionPolicy {
@@ -14,6 +15,8 @@ export interface SessionPolicy {
   maxMessagesPerSecond: number;
   /** Largest message in bytes (`--max-message-bytes`); raw text is also checked once JSON-escaped. */
   maxMessageBytes: number;
+  /** Who the client is, for the hooks; set only when the relay has hooks. */
+  client?: ClientInfo | null;
 }
 
 /** Enforces a {@link SessionPolicy} on one connection. */
