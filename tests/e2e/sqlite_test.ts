@@ -137,7 +137,8 @@ describe("SQLite broker across kill -9", () => {
 
   it("keeps trimming by size and by TTL across the restart", async () => {
     const path = freshPath();
-    const flags = ["--history-size", "3", "--history-ttl", "1500ms"];
+    // The TTL leaves room for a restart on a loaded machine: the history must still be there when it is read.
+    const flags = ["--history-size", "3", "--history-ttl", "5s"];
     const first = await track(startOn(path, flags));
     for (let i = 1; i <= 5; i++) assert.equal((await post(first, "c", `m${i}`)).status, 200);
     await first.stop("SIGKILL");
@@ -147,7 +148,7 @@ describe("SQLite broker across kill -9", () => {
     const kept = await history(second, "c");
     assert.deepEqual(kept.messages.map((m) => m.text), ["m3", "m4", "m5"]);
     assert.equal(kept.seq, 5);
-    await sleep(1600);
+    await sleep(5200);
     const expired = await history(second, "c");
     assert.deepEqual(expired.messages, []);
     assert.equal(expired.seq, 5, "the seq outlives the history");
