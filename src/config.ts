@@ -61,7 +61,16 @@ export interface Config {
   deflateLevel: number;
   /** A hook (library use) that answers later than this fails closed. @default 5000 (5 s) */
   hookTimeoutMs: number;
+  /** Channel patterns with presence (who is there, join/leave pushes); empty = off. @default [] */
+  presence: string[];
+  /** Users per presence channel; a new one past it gets `presence_full`. @default 1000 */
+  presenceMaxMembers: number;
+  /** Redis broker: a dead node's presence entries expire after this (ms), its users leave within 4/3 of it. @default 15000 */
+  presenceTtlMs: number;
 }
+
+/** Shortest `--presence-ttl` (ms): the Redis presence refreshes and sweeps every third of it. */
+export const MIN_PRESENCE_TTL_MS = 300;
 
 /** Shortest HS256 secret accepted (256 bits, RFC 7518 §3.2). */
 export const MIN_JWT_SECRET_BYTES = 32;
@@ -240,6 +249,27 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 5_000,
     help: "a library hook that answers later than this fails closed (the request is refused)",
   },
+  "presence": {
+    key: "presence",
+    kind: "list",
+    default: [],
+    help:
+      "comma list of channel patterns with presence (room:*): who is there, join/leave pushes; empty = off",
+  },
+  "presence-max-members": {
+    key: "presenceMaxMembers",
+    kind: "int",
+    default: 1000,
+    min: 1,
+    help: "users per presence channel; a new user past it is refused (presence_full)",
+  },
+  "presence-ttl": {
+    key: "presenceTtlMs",
+    kind: "duration",
+    default: 15_000,
+    help:
+      "Redis broker: a dead node's users leave within 4/3 of this (entries expire, a sweeper publishes leaves)",
+  },
 });
 
 /** `--port` → `RELAY_PORT`. */
@@ -327,6 +357,9 @@ export interface RelayConfigOptions {
   deflateThreshold?: number | string;
   deflateLevel?: number | string;
   hookTimeout?: number | string;
+  presence?: string | readonly string[];
+  presenceMaxMembers?: number | string;
+  presenceTtl?: number | string;
   demo?: boolean | string;
 }
 
@@ -380,6 +413,10 @@ function optionText(name: string, value: unknown): string {
 
 /** The checks across flags, naming each flag as `nameOf` says (`--tls-cert` or `tlsCert`). */
 function checkConfig(result: Config, nameOf: (flag: string) => string): Config {
+  // Refresh and sweep run every third of it: shorter would be a Redis call storm, not a faster leave.
+  if (result.presenceTtlMs < MIN_PRESENCE_TTL_MS) {
+    throw new ConfigError(`${nameOf("presence-ttl")}: at least ${MIN_PRESENCE_TTL_MS}ms`);
+  }
   if ((result.tlsCert === null) !== (result.tlsKey === null)) {
     throw new ConfigError(`${nameOf("tls-cert")} and ${nameOf("tls-key")} must be given together`);
   }

@@ -19,11 +19,13 @@ import {
   type Broker,
   isSqliteSpec,
   MemoryBroker,
+  MemoryPresence,
   parseSqliteSpec,
   RedisBroker,
+  RedisPresence,
   SqliteBroker,
 } from "./pubsub/mod.ts";
-import { HookRunner, Relay, type RelayHooks } from "./relay/mod.ts";
+import { HookRunner, PresenceTracker, Relay, type RelayHooks } from "./relay/mod.ts";
 import type { Runtime } from "./runtime/mod.ts";
 
 /** A relay that is listening. */
@@ -77,6 +79,7 @@ export async function prepareRelay(
   const relay = new Relay(broker, {
     maxQueuedBytes: config.maxQueuedBytes,
     maxChannelsPerConnection: config.maxChannelsPerConnection,
+    presence: createPresence(config),
     // No hooks, no runner: every hook check on the way is then one null test.
     hooks: hooks !== undefined && Object.values(hooks).some((hook) => hook !== undefined)
       ? new HookRunner(hooks, config.hookTimeoutMs)
@@ -161,7 +164,7 @@ function serve(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([http.shutdown(), new Promise((r) => timer = setTimeout(r, SHUTDOWN_GRACE_MS))]);
       clearTimeout(timer);
-      await broker.close();
+      await Promise.all([relay.presence?.store.close(), broker.close()]);
     },
   };
 }
@@ -195,6 +198,26 @@ async function createAuthenticator(
     const flags = [config.jwtSecret !== null && "--jwt-secret", publicKeyPem !== null && "--jwt-public-key"];
     throw new Error(`${flags.filter(Boolean).join(", ")}: ${(error as Error).message}`);
   }
+}
+
+/**
+ * The presence of `--presence` channels, or null (off: nothing is built). One node (memory, SQLite) keeps it
+ * in memory, exact and immediate; a Redis broker shares it through the same Redis.
+ */
+function createPresence(
+  config: Pick<Config, "broker" | "presence" | "presenceMaxMembers" | "presenceTtlMs">,
+): PresenceTracker | null {
+  if (config.presence.length === 0) return null;
+  const maxMembers = config.presenceMaxMembers;
+  const store = config.broker.startsWith("redis")
+    ? new RedisPresence({
+      url: config.broker,
+      maxMembers,
+      ttlMs: config.presenceTtlMs,
+      onError: (error) => console.error("edge-relay: redis presence:", error.message),
+    })
+    : new MemoryPresence({ maxMembers });
+  return new PresenceTracker(store, config.presence);
 }
 
 /**

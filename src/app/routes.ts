@@ -5,6 +5,7 @@
 import type { Hono } from "hono";
 import type { RelayEnv } from "./app.ts";
 import { addChannelRoutes, type ChannelRouteOptions } from "./channel_routes.ts";
+import { addPresenceRoutes } from "./presence_routes.ts";
 import { addWebSocketRoutes, type WebSocketRouteOptions } from "./websocket_routes.ts";
 import { addSseRoutes, type SseRouteOptions } from "./sse_routes.ts";
 import { addDemoRoutes, type DemoRouteOptions } from "./demo_routes.ts";
@@ -16,6 +17,7 @@ export type RouteOptions = ChannelRouteOptions & WebSocketRouteOptions & SseRout
 export function addRelayRoutes(app: Hono<RelayEnv>, options: RouteOptions): void {
   addWebSocketRoutes(app, options);
   addChannelRoutes(app, options);
+  addPresenceRoutes(app, options);
   // After the channel routes: their CORS middleware on `/channels/*` must run before the stream route.
   addSseRoutes(app, options);
   addDemoRoutes(app, options);

@@ -27,6 +27,8 @@ export const API_ERROR = {
   forbidden_host: 403,
   /** No such route. */
   not_found: 404,
+  /** `GET /channels/:channel/presence` of a channel without presence (`--presence` patterns). */
+  presence_off: 404,
   /** A message over `--max-message-bytes` (text counted JSON-escaped). */
   too_large: 413,
   /** Past `--max-messages-per-second` for this client address. */

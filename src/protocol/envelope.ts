@@ -18,6 +18,10 @@ export const ERROR_CODE = {
   TooLarge: "too_large",
   Unavailable: "unavailable",
   Forbidden: "forbidden",
+  /** `presence` on a channel without presence (`--presence` patterns). */
+  PresenceOff: "presence_off",
+  /** A new user past `--presence-max-members` in a presence channel: the subscribe is refused. */
+  PresenceFull: "presence_full",
 } as const;
 export type ErrorCode = typeof ERROR_CODE[keyof typeof ERROR_CODE];
 
@@ -27,7 +31,9 @@ export type Command =
   | { type: "unsubscribe"; channel: string }
   | { type: "publish"; channel: string; data: string | Uint8Array; id?: string }
   /** A client's heartbeat: browsers cannot see WebSocket pings, so a client asks and waits for `pong`. */
-  | { type: "ping" };
+  | { type: "ping" }
+  /** Who is in a presence channel: its users and connection count. */
+  | { type: "presence"; channel: string };
 
 /** A command that could not be understood; `id` is echoed when the client sent a usable one. */
 export interface CommandError {
@@ -60,7 +66,10 @@ export function parseCommand(text: string): Command | CommandError {
   const fail = (error: ErrorCode, message: string): CommandError =>
     id === undefined ? { error, message } : { error, message, id };
   if (typeof msg.channel !== "string" && msg.type !== undefined) {
-    if (msg.type === "subscribe" || msg.type === "unsubscribe" || msg.type === "publish") {
+    if (
+      msg.type === "subscribe" || msg.type === "unsubscribe" || msg.type === "publish" ||
+      msg.type === "presence"
+    ) {
       return fail(ERROR_CODE.BadCommand, `"${msg.type}" needs a "channel" string`);
     }
   }
@@ -108,6 +117,8 @@ export function parseCommand(text: string): Command | CommandError {
     }
     case "ping":
       return { type: "ping" };
+    case "presence":
+      return { type: "presence", channel: msg.channel as string };
     case undefined:
       return fail(ERROR_CODE.BadCommand, 'a command needs a "type"');
     default:
@@ -115,7 +126,7 @@ export function parseCommand(text: string): Command | CommandError {
         ERROR_CODE.UnknownType,
         `unknown type ${
           JSON.stringify(String(msg.type)).slice(0, 60)
-        }; expected subscribe, unsubscribe, publish or ping`,
+        }; expected subscribe, unsubscribe, publish, presence or ping`,
       );
   }
 }
@@ -203,6 +214,35 @@ export function unsubscribedEnvelope(channel: string): string {
 /** `{"type":"ack",…}`; sent for every publish, with the client's `id` when it gave one. */
 export function ackEnvelope(id: string | null, channel: string, seq: number): string {
   return JSON.stringify(id === null ? { type: "ack", channel, seq } : { type: "ack", id, channel, seq });
+}
+
+/** A user present in a channel, as `presenceEnvelope` lists it; `info` is JSON text (spliced in as it is). */
+export interface PresenceUser {
+  user: string;
+  info: string | null;
+  connections: number;
+}
+
+/** `{"type":"presence","channel","users":[{"user","info"?,"connections"}],"clients":N}` */
+export function presenceEnvelope(channel: string, users: readonly PresenceUser[], clients: number): string {
+  const list = users.map(({ user, info, connections }) =>
+    `{"user":${JSON.stringify(user)}${info === null ? "" : `,"info":${info}`},"connections":${connections}}`
+  );
+  return `{"type":"presence","channel":${JSON.stringify(channel)},"users":[${
+    list.join(",")
+  }],"clients":${clients}}`;
+}
+
+/** `{"type":"join",…}`: a user's first connection joined a presence channel; `info` is JSON text. */
+export function joinEnvelope(channel: string, user: string, info: string | null): string {
+  return `{"type":"join","channel":${JSON.stringify(channel)},"user":${JSON.stringify(user)}${
+    info === null ? "" : `,"info":${info}`
+  }}`;
+}
+
+/** `{"type":"leave",…}`: a user's last connection left a presence channel (or its node died). */
+export function leaveEnvelope(channel: string, user: string): string {
+  return JSON.stringify({ type: "leave", channel, user });
 }
 
 /** The answer to a `ping`: any frame proves the connection alive, this one is sent even when nothing else is. */

@@ -51,5 +51,31 @@ export interface PongReply {
   type: "pong";
 }
 
+/** `presence`: the answer to `presence`: who is in the channel. */
+export interface PresenceReply {
+  type: "presence";
+  channel: string;
+  /** `info` is what the application attached to the user (the `authorize` hook's `user`), when any. */
+  users: { user: string; info?: unknown; connections: number }[];
+  /** Connections present, every user's together. */
+  clients: number;
+}
+
+/** `join` / `leave`: a user's first connection joined a presence channel, or its last one left. */
+export interface PresenceChangeReply {
+  type: "join" | "leave";
+  channel: string;
+  user: string;
+  info?: unknown;
+}
+
 /** Any envelope the relay sends. */
-export type Reply = SubscribedReply | MessageReply | AckReply | ErrorReply | UnsubscribedReply | PongReply;
+export type Reply =
+  | SubscribedReply
+  | MessageReply
+  | AckReply
+  | ErrorReply
+  | UnsubscribedReply
+  | PongReply
+  | PresenceReply
+  | PresenceChangeReply;

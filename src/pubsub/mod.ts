@@ -26,8 +26,20 @@ export {
   REDIS_BROKER_DEFAULTS,
   RedisBroker,
   type RedisBrokerOptions,
+  REDIS_PRESENCE_DEFAULTS,
   type RedisEndpoint,
+  RedisPresence,
+  type RedisPresenceOptions,
 } from "./redis/mod.ts";
+export {
+  DEFAULT_PRESENCE_MAX_MEMBERS,
+  MemoryPresence,
+  type PresenceAdd,
+  type PresenceChange,
+  type PresenceMember,
+  type PresenceSnapshot,
+  type PresenceStore,
+} from "./presence.ts";
 export {
   isSqliteSpec,
   parseSqliteSpec,

@@ -24,6 +24,7 @@ import { monotonicNow, TokenBucket } from "../access/mod.ts";
 import { type Relay, settle } from "./fanout.ts";
 import { END_REASON, type Outbound, type Wire } from "./outbound.ts";
 import type { HookVerdict } from "./hooks.ts";
+import type { PresenceMemberSession, PresenceTracker } from "./presence.ts";
 import { Session } from "./session.ts";
 import type { SessionPolicy } from "./session_guard.ts";
 
@@ -42,6 +43,12 @@ const ERROR_REFILL_PER_SECOND = 1;
  */
 const REPLAY_RETRY_MS = 50;
 
+/**
+ * `presence` queries of one connection that may wait for the store at once (Redis answers later); more get
+ * `unavailable`. Each answer can be large (users times their info), so a client cannot pile them up.
+ */
+const MAX_PENDING_PRESENCE_QUERIES = 4;
+
 /** A `subscribe`: from a client (envelope mode) or from the request of a stream (server-sent events). */
 export type SubscribeCommand = Extract<Command, { type: "subscribe" }>;
 
@@ -54,7 +61,10 @@ interface JoinTicket {
 const WAITING: JoinTicket = Object.freeze({ channel: "" });
 
 /** One envelope-mode connection. */
-export class EnvelopeSession extends Session {
+export class EnvelopeSession extends Session implements PresenceMemberSession {
+  /** Presence channels this connection is present in (or joining); null until the first. */
+  #present: Set<string> | null = null;
+  #presenceQueries = 0;
   /** Channels this connection joined (or is joining, or waits to join). */
   readonly #channels = new Map<string, JoinTicket>();
   /** Channels whose join (and so whose replay) is in flight: their deliveries are replay frames. */
@@ -117,6 +127,8 @@ export class EnvelopeSession extends Session {
         return this.#unsubscribe(command.channel);
       case "publish":
         return this.#publish(command);
+      case "presence":
+        return this.#presenceQuery(command);
     }
   }
 
@@ -126,6 +138,25 @@ export class EnvelopeSession extends Session {
     this.#deciding?.clear();
     for (const channel of this.#channels.keys()) this.relay.registry.leave(channel, this);
     this.#channels.clear();
+    if (this.#present !== null) {
+      for (const channel of this.#present) this.relay.presence!.leave(this, channel);
+      this.#present.clear();
+    }
+  }
+
+  /** The token's `sub`: a user with several connections is one user present. */
+  get presenceUser(): string | null {
+    return this.guard.permissions.subject;
+  }
+
+  /** What `authorize` attached, shown as the user's presence info. */
+  get presenceInfo(): unknown {
+    return this.client?.user;
+  }
+
+  /** A `join` / `leave` of a channel this connection is present in, under the send-queue bound. */
+  presencePush(_type: "join" | "leave", text: string): void {
+    this.relay.reply(this, text);
   }
 
   /**
@@ -149,6 +180,44 @@ export class EnvelopeSession extends Session {
       ));
       return;
     }
+    const presence = this.relay.presence;
+    if (presence !== null && !this.#channels.has(channel) && presence.covers(channel)) {
+      this.#enterPresence(presence, command);
+      return;
+    }
+    this.#enter(command);
+  }
+
+  /**
+   * Becomes present in a presence channel first, then joins it: a user past the member cap (or with too
+   * large an info) gets an `error` and no subscription. While the store decides, the channel counts against
+   * the cap and an unsubscribe or close leaves it (the store applies the leave after the join).
+   */
+  #enterPresence(presence: PresenceTracker, command: SubscribeCommand): void {
+    const { channel } = command;
+    const ticket: JoinTicket = { channel };
+    this.#channels.set(channel, ticket);
+    (this.#present ??= new Set()).add(channel);
+    settle(() => presence.join(this, channel), (refusal) => {
+      if (this.isClosed || this.#channels.get(channel) !== ticket) return;
+      if (refusal === null) return this.#enter(command);
+      this.#channels.delete(channel);
+      this.#present!.delete(channel);
+      this.#reject(this.#error(command, refusal.code, refusal.message));
+    }, (error) => {
+      if (this.isClosed || this.#channels.get(channel) !== ticket) return;
+      this.#channels.delete(channel);
+      if (this.#present!.delete(channel)) presence.leave(this, channel);
+      console.error(`edge-relay: presence in ${channel} failed:`, error);
+      this.reply(
+        errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
+      );
+    });
+  }
+
+  /** The join itself, once the grant, the cap and presence allow it. */
+  #enter(command: SubscribeCommand): void {
+    const { channel } = command;
     this.#channels.set(channel, WAITING);
     this.#waiting.delete(channel);
     if (command.since !== undefined && this.#replayStillQueued()) {
@@ -236,6 +305,7 @@ export class EnvelopeSession extends Session {
   }
 
   #unsubscribe(channel: string): void {
+    if (this.#present?.delete(channel)) this.relay.presence!.leave(this, channel);
     if (this.#deciding?.delete(channel)) {
       // Its verdict is now moot; a channel already joined is left too.
       this.#waiting.delete(channel);
@@ -283,6 +353,38 @@ export class EnvelopeSession extends Session {
       console.error(`edge-relay: publish to ${channel} failed:`, error);
       this.reply(
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
+      );
+    });
+  }
+
+  /** `presence`: the channel's users and connection count, for a client that may subscribe to it. */
+  #presenceQuery(command: Extract<Command, { type: "presence" }>): void {
+    const { channel } = command;
+    const presence = this.relay.presence;
+    if (!this.guard.permissions.canSubscribe(channel)) {
+      this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to subscribe to ${channel}`));
+      return;
+    }
+    if (presence === null || !presence.covers(channel)) {
+      this.#reject(
+        this.#error(command, ERROR_CODE.PresenceOff, `${channel} has no presence (see --presence)`),
+      );
+      return;
+    }
+    if (this.#presenceQueries >= MAX_PENDING_PRESENCE_QUERIES) {
+      this.#reject(this.#error(command, ERROR_CODE.Unavailable, "too many presence queries in flight"));
+      return;
+    }
+    this.#presenceQueries++;
+    presence.envelope(channel).then((text) => {
+      this.#presenceQueries--;
+      if (!this.isClosed) this.reply(text);
+    }, (error) => {
+      this.#presenceQueries--;
+      if (this.isClosed) return;
+      console.error(`edge-relay: presence of ${channel} failed:`, error);
+      this.reply(
+        errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, `cannot read presence of ${channel} now`)),
       );
     });
   }

@@ -98,6 +98,11 @@ export class EventStreamSession extends EnvelopeSession {
     }
   }
 
+  /** `join` / `leave` as events of that name: the stream's own `reply` would end it. */
+  override presencePush(type: "join" | "leave", text: string): void {
+    if (!this.isClosed) super.reply(sseEvent(type, text));
+  }
+
   /** Clients of a stream send nothing after the request. */
   override receive(): void {}
 

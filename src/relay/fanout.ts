@@ -15,6 +15,7 @@ import { utf8Length } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { Outbound, Wire } from "./outbound.ts";
 import type { HookRunner } from "./hooks.ts";
+import type { PresenceTracker } from "./presence.ts";
 
 /**
  * A subscriber's outgoing side as the fan-out accounts for it: its outbound and wire, and what it was sent in
@@ -38,6 +39,8 @@ export interface RelayOptions {
   maxChannelsPerConnection: number;
   /** The application's hooks (library use); absent, no hook code runs anywhere. */
   hooks?: HookRunner | null;
+  /** Presence (`--presence`); absent, sessions test one null per subscribe and close, and nothing more. */
+  presence?: PresenceTracker | null;
 }
 
 /** Counters for metrics and benchmarks. */
@@ -68,6 +71,8 @@ export class Relay {
   readonly options: RelayOptions;
   /** The application's hooks, or null: sessions and routes check this once per connect, join or publish. */
   readonly hooks: HookRunner | null;
+  /** Who is present in the `--presence` channels, or null. */
+  readonly presence: PresenceTracker | null;
   readonly counters: RelayCounters = {
     connections: 0,
     messagesIn: 0,
@@ -84,6 +89,7 @@ export class Relay {
     this.broker = broker;
     this.options = options;
     this.hooks = options.hooks ?? null;
+    this.presence = options.presence ?? null;
     this.registry = new ChannelRegistry(broker, {
       onError: (error, channel) => console.error(`edge-relay: channel ${channel}:`, error),
     });

@@ -18,6 +18,12 @@ export { EnvelopeSession, type SubscribeCommand } from "./envelope_session.ts";
 export { EventStreamSession, type StreamChannel } from "./event_stream_session.ts";
 export { SessionGuard, type SessionPolicy } from "./session_guard.ts";
 export {
+  MAX_PRESENCE_INFO_BYTES,
+  type PresenceMemberSession,
+  type PresenceRefusal,
+  PresenceTracker,
+} from "./presence.ts";
+export {
   type AuthorizeContext,
   type AuthorizeResult,
   type ClientInfo,

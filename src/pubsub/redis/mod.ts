@@ -10,3 +10,4 @@ export {
   type RedisBrokerOptions,
 } from "./broker.ts";
 export { parseRedisUrl, type RedisEndpoint } from "./url.ts";
+export { REDIS_PRESENCE_DEFAULTS, RedisPresence, type RedisPresenceOptions } from "./presence.ts";
