@@ -61,6 +61,8 @@ export interface Config {
   deflateLevel: number;
   /** A hook (library use) that answers later than this fails closed. @default 5000 (5 s) */
   hookTimeoutMs: number;
+  /** Channel patterns whose messages carry the publisher's token `sub`. @default [] (none) */
+  exposePublisher: string[];
   /** Channel patterns with presence (who is there, join/leave pushes); empty = off. @default [] */
   presence: string[];
   /** Users per presence channel; a new one past it gets `presence_full`. @default 1000 */
@@ -249,6 +251,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 5_000,
     help: "a library hook that answers later than this fails closed (the request is refused)",
   },
+  "expose-publisher": {
+    key: "exposePublisher",
+    kind: "list",
+    default: [],
+    help:
+      "comma list of channel patterns (room:*) whose messages carry the publisher: the sender's token sub, set by the relay",
+  },
   "presence": {
     key: "presence",
     kind: "list",
@@ -357,6 +366,7 @@ export interface RelayConfigOptions {
   deflateThreshold?: number | string;
   deflateLevel?: number | string;
   hookTimeout?: number | string;
+  exposePublisher?: string | readonly string[];
   presence?: string | readonly string[];
   presenceMaxMembers?: number | string;
   presenceTtl?: number | string;
@@ -435,6 +445,13 @@ function checkConfig(result: Config, nameOf: (flag: string) => string): Config {
         `${nameOf("broker")}: expected memory, sqlite:PATH or redis://host:port (rediss:// for TLS), got ${
           (error as Error).message
         }`,
+      );
+    }
+  }
+  for (const pattern of result.exposePublisher) {
+    if (!/^[A-Za-z0-9._:*-]{1,128}$/.test(pattern)) {
+      throw new ConfigError(
+        `${nameOf("expose-publisher")}: '${pattern}' is not a channel pattern (channel characters and *)`,
       );
     }
   }

@@ -7,6 +7,7 @@ import { setImmediate } from "node:timers";
 import type { Config } from "./config.ts";
 import {
   type Authenticator,
+  ChannelPatterns,
   ConnectionLimiter,
   OPEN_AUTHENTICATOR,
   originPolicy,
@@ -84,6 +85,7 @@ export async function prepareRelay(
     hooks: hooks !== undefined && Object.values(hooks).some((hook) => hook !== undefined)
       ? new HookRunner(hooks, config.hookTimeoutMs)
       : null,
+    exposePublisher: config.exposePublisher.length > 0 ? new ChannelPatterns(config.exposePublisher) : null,
   });
   const app = createApp({ ready: () => broker.ready() });
   // The application's routes and middleware go on the app before listen(): the relay's come after them, so
