@@ -5,6 +5,19 @@
  * @module
  */
 import { isSqliteSpec, parseRedisUrl, parseSqliteSpec } from "./pubsub/mod.ts";
+import { isLogLevel, LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./observability/mod.ts";
+import { normalizeAddress } from "./access/mod.ts";
+import process from "node:process";
+import packageJson from "../package.json" with { type: "json" };
+
+/** The relay's version (package.json), for `--version`, the start-up line and `edge_relay_build_info`. */
+export const VERSION: string = packageJson.version;
+
+/** `deno 2.9.6` or `bun 1.4.4`: the runtime running the relay. */
+export function runtimeName(): string {
+  const versions = process.versions as Record<string, string | undefined>;
+  return versions.bun !== undefined ? `bun ${versions.bun}` : `deno ${versions.deno ?? "?"}`;
+}
 
 /** Everything the relay can be configured with. Durations are milliseconds, sizes bytes. */
 export interface Config {
@@ -61,14 +74,26 @@ export interface Config {
   deflateLevel: number;
   /** A hook (library use) that answers later than this fails closed. @default 5000 (5 s) */
   hookTimeoutMs: number;
-  /** Channel patterns whose messages carry the publisher's token `sub`. @default [] (none) */
-  exposePublisher: string[];
   /** Channel patterns with presence (who is there, join/leave pushes); empty = off. @default [] */
   presence: string[];
   /** Users per presence channel; a new one past it gets `presence_full`. @default 1000 */
   presenceMaxMembers: number;
   /** Redis broker: a dead node's presence entries expire after this (ms), its users leave within 4/3 of it. @default 15000 */
   presenceTtlMs: number;
+  /** Port of the operators' listener (`/metrics`, `/healthz`, `/readyz`); null = none. @default null */
+  internalPort: number | null;
+  /** @default "127.0.0.1" */
+  internalHost: string;
+  /** @default "text" */
+  logFormat: LogFormat;
+  /** @default "info" */
+  logLevel: LogLevel;
+  /** On SIGTERM, sessions are ended spread over this many ms. @default 10000 (10 s) */
+  drainTimeoutMs: number;
+  /** Addresses of reverse proxies whose `X-Forwarded-*` headers are believed. @default [] */
+  trustProxy: string[];
+  /** `Host` names the relay answers to; empty = any. @default [] */
+  allowedHosts: string[];
 }
 
 /** Shortest `--presence-ttl` (ms): the Redis presence refreshes and sweeps every third of it. */
@@ -108,7 +133,8 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     key: "allowedOrigins",
     kind: "list",
     default: [],
-    help: "comma list of exact origins allowed to open WebSockets; * = any",
+    help:
+      "comma list of exact origins allowed to open WebSockets; empty = the relay's own origin only; * = any; null = file:// pages (opt-in, development)",
   },
   "require-origin": {
     key: "requireOrigin",
@@ -251,13 +277,6 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: 5_000,
     help: "a library hook that answers later than this fails closed (the request is refused)",
   },
-  "expose-publisher": {
-    key: "exposePublisher",
-    kind: "list",
-    default: [],
-    help:
-      "comma list of channel patterns (room:*) whose messages carry the publisher: the sender's token sub, set by the relay",
-  },
   "presence": {
     key: "presence",
     kind: "list",
@@ -279,7 +298,51 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     help:
       "Redis broker: a dead node's users leave within 4/3 of this (entries expire, a sweeper publishes leaves)",
   },
+  "internal-port": {
+    key: "internalPort",
+    kind: "port",
+    default: null,
+    help: "second listener for operators: /metrics (Prometheus), /healthz, /readyz (0 = any free port)",
+  },
+  "internal-host": {
+    key: "internalHost",
+    kind: "host",
+    default: "127.0.0.1",
+    help: "address of the --internal-port listener",
+  },
+  "log-format": {
+    key: "logFormat",
+    kind: "string",
+    default: "text",
+    help: "text, or json (one object per line)",
+  },
+  "log-level": { key: "logLevel", kind: "string", default: "info", help: "debug, info, warn or error" },
+  "drain-timeout": {
+    key: "drainTimeoutMs",
+    kind: "duration",
+    default: 10_000,
+    help: "on SIGTERM, /readyz turns 503 and sessions are closed (1001) spread over this time, then exit 0",
+  },
+  "trust-proxy": {
+    key: "trustProxy",
+    kind: "list",
+    default: [],
+    help:
+      "comma list of reverse-proxy addresses whose X-Forwarded-For (client address) and -Proto/-Host (own origin) are believed",
+  },
+  "allowed-hosts": {
+    key: "allowedHosts",
+    kind: "list",
+    default: [],
+    help: "comma list of Host names served (others get 403: DNS rebinding); empty = any",
+  },
 });
+
+/** Syntax of sizes and durations, printed by `--help`. */
+const UNIT_HELP = [
+  "sizes: a byte count or a unit (64KiB, 1MiB, 20MB); durations: a unit (500ms, 30s, 5m, 1h), a bare number",
+  "is seconds; lists: comma-separated; every flag is also a RELAY_* variable, a flag wins over its variable.",
+];
 
 /** `--port` → `RELAY_PORT`. */
 export function envName(flag: string): string {
@@ -288,12 +351,82 @@ export function envName(flag: string): string {
 
 /** The usage text for `--help`. */
 export function usage(): string {
-  const lines = ["usage: edge-relay [--flag value]...", ""];
+  const lines = ["usage: edge-relay [--flag value]...   (--version, --help)", ""];
   for (const [flag, spec] of Object.entries(FLAGS)) {
-    const def = Array.isArray(spec.default) ? spec.default.join(",") : spec.default;
-    lines.push(`  --${flag.padEnd(30)} ${spec.help} (default ${def ?? "none"}; env ${envName(flag)})`);
+    lines.push(`  --${flag.padEnd(30)} ${spec.help} (default ${formatDefault(spec)}; env ${envName(flag)})`);
   }
+  lines.push("", ...UNIT_HELP);
   return lines.join("\n");
+}
+
+/**
+ * A default as the flag takes it back: durations with a unit (`300s`, not the 300000 ms the config holds, which
+ * a bare number would read as 3.5 days), sizes in their largest exact binary unit.
+ */
+export function formatDefault(spec: FlagSpec): string {
+  const value = spec.default;
+  if (value === null) return "none";
+  if (Array.isArray(value)) return value.length === 0 ? "empty" : value.join(",");
+  if (typeof value === "number" && spec.kind === "duration") {
+    return value % 1000 === 0 ? `${value / 1000}s` : `${value}ms`;
+  }
+  if (typeof value === "number" && spec.kind === "size") {
+    for (const [unit, bytes] of [["MiB", 1024 * 1024], ["KiB", 1024]] as const) {
+      if (value >= bytes && value % bytes === 0) return `${value / bytes}${unit}`;
+    }
+  }
+  return String(value);
+}
+
+/**
+ * `RELAY_*` variables that are no flag's: a typo (`RELAY_ALLOWED_ORIGIN`) would otherwise be ignored without
+ * a word while the relay runs with the default. main.ts warns about each.
+ */
+export function unknownRelayVariables(env: Readonly<Record<string, string | undefined>>): string[] {
+  const known = new Set(Object.keys(FLAGS).map(envName));
+  return Object.keys(env).filter((name) => name.startsWith("RELAY_") && !known.has(name)).sort();
+}
+
+/** The effective policy in a few fields, for the one start-up line: origins, auth, broker, changed limits. */
+export function policySummary(config: Config): Record<string, string> {
+  const origins = config.allowedOrigins.length === 0 ? "own" : config.allowedOrigins.join(",");
+  const summary: Record<string, string> = {
+    version: VERSION,
+    runtime: runtimeName(),
+    origins,
+    auth: config.jwtSecret !== null || config.jwtPublicKey !== null ? "on" : "off",
+    broker: config.broker.startsWith("redis") ? redactUrl(config.broker) : config.broker,
+  };
+  if (config.trustProxy.length > 0) summary.trustProxy = config.trustProxy.join(",");
+  if (config.allowedHosts.length > 0) summary.allowedHosts = config.allowedHosts.join(",");
+  // Every other setting that differs from its default, as its flag would spell it.
+  const shown = new Set([
+    "allowedOrigins",
+    "jwtSecret",
+    "jwtPublicKey",
+    "broker",
+    "trustProxy",
+    "allowedHosts",
+  ]);
+  for (const [flag, spec] of Object.entries(FLAGS)) {
+    if (shown.has(spec.key) || flag === "port" || flag === "host" || flag.startsWith("log-")) continue;
+    const value = config[spec.key];
+    const text = formatDefault({ ...spec, default: value as Config[keyof Config] });
+    if (text !== formatDefault(spec)) summary[flag] = text;
+  }
+  return summary;
+}
+
+/** `redis://user:pass@host:6379` → `redis://host:6379`: a password never reaches the log. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "(invalid)";
+  }
 }
 
 /**
@@ -366,11 +499,17 @@ export interface RelayConfigOptions {
   deflateThreshold?: number | string;
   deflateLevel?: number | string;
   hookTimeout?: number | string;
-  exposePublisher?: string | readonly string[];
   presence?: string | readonly string[];
   presenceMaxMembers?: number | string;
   presenceTtl?: number | string;
   demo?: boolean | string;
+  internalPort?: number | string | null;
+  internalHost?: string;
+  logFormat?: LogFormat;
+  logLevel?: LogLevel;
+  drainTimeout?: number | string;
+  trustProxy?: string | readonly string[];
+  allowedHosts?: string | readonly string[];
 }
 
 /** `max-message-bytes` → `maxMessageBytes`: the option name of a flag. */
@@ -448,14 +587,29 @@ function checkConfig(result: Config, nameOf: (flag: string) => string): Config {
       );
     }
   }
-  for (const pattern of result.exposePublisher) {
-    if (!/^[A-Za-z0-9._:*-]{1,128}$/.test(pattern)) {
-      throw new ConfigError(
-        `${nameOf("expose-publisher")}: '${pattern}' is not a channel pattern (channel characters and *)`,
-      );
+  if (!(LOG_FORMATS as readonly string[]).includes(result.logFormat)) {
+    throw new ConfigError(
+      `${nameOf("log-format")}: expected ${LOG_FORMATS.join(" or ")}, got '${result.logFormat}'`,
+    );
+  }
+  if (!isLogLevel(result.logLevel)) {
+    throw new ConfigError(
+      `${nameOf("log-level")}: expected one of ${LOG_LEVELS.join(", ")}, got '${result.logLevel}'`,
+    );
+  }
+  for (const address of result.trustProxy) {
+    if (!/^[0-9.]{7,15}$|^[0-9a-f:.]*:[0-9a-f:.]*$/.test(normalizeAddress(address))) {
+      throw new ConfigError(`${nameOf("trust-proxy")}: '${address}' is not an IP address`);
+    }
+  }
+  for (const host of result.allowedHosts) {
+    if (!/^[A-Za-z0-9.\-\[\]:]{1,253}$/.test(host)) {
+      throw new ConfigError(`${nameOf("allowed-hosts")}: '${host}' is not a host name`);
     }
   }
   for (const origin of result.allowedOrigins) {
+    // `null`: the opaque origin of file:// pages, allowed only when listed (see access/origin.ts).
+    if (origin === "null") continue;
     if (origin !== "*" && normalizeOrigin(origin) !== origin) {
       throw new ConfigError(
         `${

@@ -19,37 +19,31 @@ export interface CreateRelayOptions extends RelayConfigOptions {
   hooks?: RelayHooks;
 }
 
-/** Options of {@link EdgeRelay.publish}. */
-export interface PublishOptions {
-  /** Who the message is from, as a token's `sub` would say (shown on `exposePublisher` channels only). */
-  publisher?: string;
-}
-
 /** A relay made by {@link createRelay}. */
 export interface EdgeRelay {
   /** The Hono app the relay serves: add routes and middleware before `listen()`. */
   readonly app: RelayApp;
   /** The validated configuration. */
   readonly config: Readonly<Config>;
-  /** Adds the relay's routes after the application's and listens; `url` has the real port. At most once. */
-  listen(): Promise<{ url: string }>;
+  /**
+   * Adds the relay's routes after the application's and listens; `url` has the real port, `internalUrl` is the
+   * operators' listener (`internalPort`), or null. At most once.
+   */
+  listen(): Promise<{ url: string; internalUrl: string | null }>;
   /**
    * Publishes from server code, as an HTTP publish would (no rate limit, no hook: the server is trusted), and
    * resolves once the broker stored it.
    * @throws {TypeError} for a channel name outside the rule.
-   * `options.publisher` names who the message is from (the server's word: it is trusted, like the message);
-   * subscribers see it only on channels matched by `exposePublisher`, as for a client's publish.
-   * @throws {TypeError} for a channel name outside the rule.
-   * @throws {RangeError} for a message larger than `maxMessageBytes` (text counted JSON-escaped), or a
-   * publisher longer than 128 characters on a channel that shows publishers.
+   * @throws {RangeError} for a message larger than `maxMessageBytes` (text counted JSON-escaped).
    */
-  publish(
-    channel: string,
-    data: string | Uint8Array,
-    options?: PublishOptions,
-  ): Promise<{ seq: number }>;
+  publish(channel: string, data: string | Uint8Array): Promise<{ seq: number }>;
   /** Closes every connection (WebSocket 1001), finishes in-flight responses, closes the broker. */
   stop(): Promise<void>;
+  /**
+   * Stops as a deploy should: `/readyz` 503 and new upgrades and streams refused with 503 at once, sessions
+   * ended spread over `drainTimeout`, then {@link stop}.
+   */
+  drain(): Promise<void>;
 }
 
 /**
@@ -92,17 +86,10 @@ export async function relayOf(config: Config, hooks?: RelayHooks): Promise<EdgeR
       } catch (error) {
         return Promise.reject(error);
       }
-      return Promise.resolve({ url: running.url });
+      return Promise.resolve({ url: running.url, internalUrl: running.internalUrl });
     },
-    async publish(channel, data, options = {}) {
+    async publish(channel, data) {
       if (!isValidChannelName(channel)) throw new TypeError(`bad channel name: ${CHANNEL_RULE}`);
-      const publisher = options.publisher ?? null;
-      if (publisher !== null && typeof publisher !== "string") {
-        throw new TypeError("publisher must be a string");
-      }
-      if (!prepared.relay.canAttribute(channel, publisher)) {
-        throw new RangeError("a publisher shown to subscribers is at most 128 characters");
-      }
       if (
         typeof data === "string"
           ? !textFitsEnvelope(data, config.maxMessageBytes)
@@ -112,9 +99,10 @@ export async function relayOf(config: Config, hooks?: RelayHooks): Promise<EdgeR
           `messages are at most ${config.maxMessageBytes} bytes (text counted as JSON-escaped)`,
         );
       }
-      const message = await prepared.relay.publish(channel, data, publisher);
+      const message = await prepared.relay.publish(channel, data);
       return { seq: message.seq };
     },
     stop: () => prepared.stop(),
+    drain: () => prepared.drain(),
   };
 }

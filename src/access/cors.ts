@@ -6,6 +6,7 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { OriginVerdict } from "./origin.ts";
+import { ownOriginOf } from "./trusted_proxy.ts";
 
 /** How long browsers may cache a preflight answer, in seconds. */
 const PREFLIGHT_MAX_AGE_S = 600;
@@ -20,7 +21,8 @@ export function corsPolicy(
   checkOrigin: (origin: string | null, ownOrigin: string) => OriginVerdict,
 ): MiddlewareHandler {
   return cors({
-    origin: (origin, c) => checkOrigin(origin, new URL(c.req.url).origin).ok ? origin : null,
+    // The own origin as the Origin check of upgrades sees it (a trusted proxy's forwarded origin included).
+    origin: (origin, c) => checkOrigin(origin, ownOriginOf(c.env, c.req.url)).ok ? origin : null,
     allowMethods: ["GET", "POST", "OPTIONS"],
     allowHeaders: ["Authorization", "Content-Type"],
     maxAge: PREFLIGHT_MAX_AGE_S,

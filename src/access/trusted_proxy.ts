@@ -143,6 +143,6 @@ class ForwardedRequestInfo implements ForwardedInfo {
 }
 
 /** The origin the client used: the forwarded one when a trusted proxy said, else the request URL's. */
-export function ownOriginOf(info: RequestInfo, url: string): string {
-  return (info as Partial<ForwardedInfo>).forwardedOrigin ?? new URL(url).origin;
+export function ownOriginOf(info: RequestInfo | undefined, url: string): string {
+  return (info as Partial<ForwardedInfo> | undefined)?.forwardedOrigin ?? new URL(url).origin;
 }

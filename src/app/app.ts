@@ -18,6 +18,8 @@ export interface AppDeps {
   ready(): boolean;
   /** Adds the WebSocket and channel routes (kept apart so this file stays the app's skeleton). */
   routes?(app: Hono<RelayEnv>): void;
+  /** A route threw (a bug): reported here (the relay's logger) and answered 500. */
+  onError?(error: Error, method: string, path: string): void;
 }
 
 /**
@@ -39,8 +41,8 @@ export function createApp(deps: AppDeps): Hono<RelayEnv> {
   deps.routes?.(app);
 
   app.notFound((c) => apiError("not_found", `no route for ${c.req.method} ${c.req.path}`));
-  app.onError((error) => {
-    console.error("edge-relay: request failed:", error);
+  app.onError((error, c) => {
+    deps.onError?.(error, c.req.method, c.req.path);
     return apiError("internal", "internal server error");
   });
   return app;

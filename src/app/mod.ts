@@ -4,3 +4,5 @@
  */
 export { type AppDeps, createApp, type RelayApp, type RelayEnv } from "./app.ts";
 export { addRelayRoutes, type RouteOptions } from "./routes.ts";
+export { createInternalApp, type InternalAppDeps } from "./internal_app.ts";
+export { addOperationGates, DRAIN_RETRY_AFTER_SECONDS, type OperationsOptions } from "./operations.ts";

@@ -13,6 +13,7 @@ import {
   extractToken,
   OPEN_ACCESS,
   type OriginVerdict,
+  ownOriginOf,
   type Permissions,
 } from "../access/mod.ts";
 import { apiError, CHANNEL_RULE } from "../protocol/mod.ts";
@@ -47,7 +48,8 @@ export function forbidden(action: "subscribe to" | "publish to", channel: string
  */
 export function refuseOrigin(c: Context<RelayEnv>, options: AccessOptions): Response | null {
   const origin = c.req.header("origin") ?? null;
-  const verdict = options.checkOrigin(origin, origin === null ? "" : new URL(c.req.url).origin);
+  // The own origin is the request's, or what a trusted proxy says the client used (`--trust-proxy`).
+  const verdict = options.checkOrigin(origin, origin === null ? "" : ownOriginOf(c.env, c.req.url));
   return verdict.ok ? null : apiError("forbidden_origin", verdict.reason);
 }
 

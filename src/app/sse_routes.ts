@@ -23,6 +23,8 @@ export interface SseRouteOptions extends AccessOptions {
   sseKeepaliveMs?: number;
   /** Largest message in bytes (for the session policy; streams publish nothing). */
   maxMessageBytes: number;
+  /** The streams' transport, made by the caller when it reads their count (metrics); else made here. */
+  sseTransport?: SseTransport;
 }
 
 /**
@@ -43,7 +45,7 @@ const DEFAULT_SSE_KEEPALIVE_MS = 15_000;
 /** Adds `GET /channels/:channel/events` and `GET /events` (CORS on `/events`; `/channels/*` has its own). */
 export function addSseRoutes(app: Hono<RelayEnv>, options: SseRouteOptions): SseTransport {
   const { relay } = options;
-  const transport = new SseTransport(relay, {
+  const transport = options.sseTransport ?? new SseTransport(relay, {
     keepaliveMs: options.sseKeepaliveMs ?? DEFAULT_SSE_KEEPALIVE_MS,
   });
   app.use("/events", corsPolicy(options.checkOrigin));

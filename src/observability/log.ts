@@ -137,7 +137,18 @@ function textLine(time: string, level: LogLevel, message: string, fields: LogFie
 
 function fieldValue(key: string, value: unknown): unknown {
   if (REDACTED_FIELDS.has(key.toLowerCase())) return "[redacted]";
-  if (value instanceof Error) return `${value.name}: ${value.message}`;
+  if (value instanceof Error) return describeError(value);
   if (typeof value === "bigint") return value.toString();
   return value;
+}
+
+/** `Error: connection handler threw (cause: TypeError: x)`: the chain of causes, bounded. */
+function describeError(error: Error): string {
+  let text = `${error.name}: ${error.message}`;
+  let cause: unknown = error.cause;
+  for (let depth = 0; cause !== undefined && depth < 3; depth++) {
+    text += ` (cause: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)})`;
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return text;
 }

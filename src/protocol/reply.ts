@@ -20,8 +20,6 @@ export interface MessageReply {
   type: "message";
   channel: string;
   seq: number;
-  /** The publisher's token `sub`, on channels the relay exposes publishers of (`--expose-publisher`). */
-  publisher?: string;
   text?: string;
   binary?: string;
 }

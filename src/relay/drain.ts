@@ -9,6 +9,18 @@
 /** How often the drain ends its next batch, in ms: small enough that a batch is a few percent of the whole. */
 export const DRAIN_TICK_MS = 50;
 
+/**
+ * Fewest sessions ended per second: a drain is never stretched slower than this, so a node with a few clients
+ * stops at once while one with 100,000 spreads them over the whole `--drain-timeout`. 100 reconnects a second
+ * is no storm for the nodes that take them.
+ */
+export const DRAIN_MIN_PER_SECOND = 100;
+
+/** How long a drain of `count` sessions takes: `timeoutMs`, or less when {@link DRAIN_MIN_PER_SECOND} allows. */
+export function drainDuration(count: number, timeoutMs: number): number {
+  return Math.min(timeoutMs, (count * 1000) / DRAIN_MIN_PER_SECOND);
+}
+
 /** Anything the drain ends (a session: WebSocket 1001, SSE `retry:` and end, long poll answered). */
 export interface Drainable {
   shutdown(): void;

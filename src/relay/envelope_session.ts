@@ -260,7 +260,7 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
       this.#replaying.delete(channel);
       this.#channels.delete(channel);
       if (this.isClosed) return;
-      console.error(`edge-relay: subscribe to ${channel} failed:`, error);
+      this.relay.reportError("subscribe failed", { channel, error });
       this.reply(
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
@@ -326,8 +326,7 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
     const { channel } = command;
-    const permissions = this.guard.permissions;
-    if (!permissions.canPublish(channel) || !this.relay.canAttribute(channel, permissions.subject)) {
+    if (!this.guard.permissions.canPublish(channel)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to publish to ${channel}`));
       return;
     }
@@ -347,11 +346,11 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
 
   #store(command: Extract<Command, { type: "publish" }>, data: string | Uint8Array): void {
     const { id, channel } = command;
-    settle(() => this.relay.publish(channel, data, this.guard.permissions.subject), (message) => {
+    settle(() => this.relay.publish(channel, data), (message) => {
       if (!this.isClosed) this.reply(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.isClosed) return;
-      console.error(`edge-relay: publish to ${channel} failed:`, error);
+      this.relay.reportError("publish failed", { channel, error });
       this.reply(
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, "the message was not stored")),
       );

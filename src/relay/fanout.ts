@@ -9,15 +9,14 @@ import {
   type ChannelMessage,
   ChannelRegistry,
   isPromise,
-  MAX_PUBLISHER_LENGTH,
   type MaybePromise,
 } from "../pubsub/mod.ts";
-import type { ChannelPatterns } from "../access/mod.ts";
 import { utf8Length } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { Outbound, Wire } from "./outbound.ts";
 import type { HookRunner } from "./hooks.ts";
 import type { PresenceTracker } from "./presence.ts";
+import { drainDuration, drainEvenly } from "./drain.ts";
 
 /**
  * A subscriber's outgoing side as the fan-out accounts for it: its outbound and wire, and what it was sent in
@@ -41,14 +40,14 @@ export interface RelayOptions {
   maxChannelsPerConnection: number;
   /** The application's hooks (library use); absent, no hook code runs anywhere. */
   hooks?: HookRunner | null;
-  /**
-   * Channels whose messages carry their publisher (`--expose-publisher`): the verified token's `sub`. Absent or
-   * empty, no message carries one.
-   */
-  exposePublisher?: ChannelPatterns | null;
   /** Presence (`--presence`); absent, sessions test one null per subscribe and close, and nothing more. */
   presence?: PresenceTracker | null;
+  /** Where the core reports failures it survived (the relay's logger); absent, they are dropped. */
+  reportError?: ReportError;
 }
+
+/** A failure the core survived, for the log: what failed and the fields that say where (never a payload). */
+export type ReportError = (message: string, fields: Readonly<Record<string, unknown>>) => void;
 
 /** Counters for metrics and benchmarks. */
 export interface RelayCounters {
@@ -80,6 +79,8 @@ export class Relay {
   readonly hooks: HookRunner | null;
   /** Who is present in the `--presence` channels, or null. */
   readonly presence: PresenceTracker | null;
+  /** Reports a failure the relay survived (a broker error on one channel, a subscriber that threw). */
+  readonly reportError: ReportError;
   readonly counters: RelayCounters = {
     connections: 0,
     messagesIn: 0,
@@ -97,41 +98,18 @@ export class Relay {
     this.options = options;
     this.hooks = options.hooks ?? null;
     this.presence = options.presence ?? null;
+    const report = this.reportError = options.reportError ?? (() => {});
     this.registry = new ChannelRegistry(broker, {
-      onError: (error, channel) => console.error(`edge-relay: channel ${channel}:`, error),
+      onError: (error, channel) => report("channel failed", { channel, error }),
     });
   }
 
-  /**
-   * Publishes a message from any source. Throws or rejects when the broker cannot store it. `publisher` is who
-   * sent it as the relay verified it (a token's `sub`; the application's word for `relay.publish`), never what
-   * a client claims; the message carries it only on channels that expose publishers. Callers check
-   * {@link Relay.canAttribute} first.
-   */
-  publish(
-    channel: string,
-    data: string | Uint8Array,
-    publisher: string | null = null,
-  ): MaybePromise<ChannelMessage> {
+  /** Publishes a message from any source. Throws or rejects when the broker cannot store it. */
+  publish(channel: string, data: string | Uint8Array): MaybePromise<ChannelMessage> {
     this.counters.messagesIn++;
     // Once per message, not per subscriber, and no encoding: ASCII text costs one native scan.
     this.counters.bytesIn += typeof data === "string" ? utf8Length(data) : data.length;
-    if (publisher !== null && this.#exposes(channel)) return this.broker.publish(channel, data, publisher);
     return this.broker.publish(channel, data);
-  }
-
-  /**
-   * False when a message of `publisher` to `channel` would have to name a publisher longer than
-   * `MAX_PUBLISHER_LENGTH`: such a publish is refused (forbidden) rather than stored unnamed or cut short,
-   * which could name someone else.
-   */
-  canAttribute(channel: string, publisher: string | null): boolean {
-    return publisher === null || publisher.length <= MAX_PUBLISHER_LENGTH || !this.#exposes(channel);
-  }
-
-  #exposes(channel: string): boolean {
-    const patterns = this.options.exposePublisher;
-    return patterns !== undefined && patterns !== null && patterns.matches(channel);
   }
 
   /**
@@ -222,6 +200,15 @@ export class Relay {
   /** Ends every session as going away (WebSocket 1001). */
   shutdown(): void {
     for (const session of [...this.#sessions]) session.shutdown();
+  }
+
+  /**
+   * Ends every session as going away, spread evenly over `timeoutMs` (fewer sessions: sooner, see
+   * `drainDuration`), so their reconnects do not hit the other nodes at once. Resolves when all were told.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    const sessions = [...this.#sessions];
+    return drainEvenly(sessions, { durationMs: drainDuration(sessions.length, timeoutMs) });
   }
 }
 

@@ -11,6 +11,7 @@
  * @module
  */
 import { isPromise, type MaybePromise } from "../pubsub/mod.ts";
+import type { ReportError } from "./fanout.ts";
 
 /** How a client reached the relay. */
 export type HookTransport =
@@ -110,9 +111,13 @@ export class HookRunner {
   readonly hooks: RelayHooks;
   readonly timeoutMs: number;
 
-  constructor(hooks: RelayHooks, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS) {
+  /** Where a failed or late hook is reported (the relay's logger). */
+  readonly #report: ReportError;
+
+  constructor(hooks: RelayHooks, timeoutMs = DEFAULT_HOOK_TIMEOUT_MS, report: ReportError = () => {}) {
     this.hooks = hooks;
     this.timeoutMs = timeoutMs;
+    this.#report = report;
   }
 
   /** True when any hook that decides (not only observes) is set. */
@@ -157,6 +162,7 @@ export class HookRunner {
           return { ok: true, data: replaced };
         }
         return failure(
+          this.#report,
           "onPublish",
           "threw",
           new TypeError("onPublish returned data that is not text or bytes"),
@@ -168,13 +174,15 @@ export class HookRunner {
 
   /** A session opened: tell `onConnect`, never waiting and never failing anything. */
   connected(client: ClientInfo): void {
-    if (this.hooks.onConnect !== undefined) observe("onConnect", () => this.hooks.onConnect!(client));
+    if (this.hooks.onConnect !== undefined) {
+      observe(this.#report, "onConnect", () => this.hooks.onConnect!(client));
+    }
   }
 
   /** A session closed: tell `onDisconnect`. */
   disconnected(client: ClientInfo): void {
     if (this.hooks.onDisconnect !== undefined) {
-      observe("onDisconnect", () => this.hooks.onDisconnect!(client));
+      observe(this.#report, "onDisconnect", () => this.hooks.onDisconnect!(client));
     }
   }
 
@@ -191,11 +199,14 @@ export class HookRunner {
     try {
       result = call();
     } catch (error) {
-      return failure(name, "threw", error);
+      return failure(this.#report, name, "threw", error);
     }
     if (!isPromise(result)) return read(result);
     return new Promise<HookVerdict>((resolve) => {
-      const timer = setTimeout(() => resolve(failure(name, "timeout", null, this.timeoutMs)), this.timeoutMs);
+      const timer = setTimeout(
+        () => resolve(failure(this.#report, name, "timeout", null, this.timeoutMs)),
+        this.timeoutMs,
+      );
       (result as Promise<unknown>).then(
         (value) => {
           clearTimeout(timer);
@@ -203,7 +214,7 @@ export class HookRunner {
         },
         (error) => {
           clearTimeout(timer);
-          resolve(failure(name, "threw", error));
+          resolve(failure(this.#report, name, "threw", error));
         },
       );
     });
@@ -239,9 +250,15 @@ function verdictOf(result: SubscribeResult, fallbackReason: string): HookVerdict
 /** Statuses of a failed hook: 500 for a bug (it threw), 503 for one that was too slow (try again). */
 const FAILED_STATUS = { threw: 500, timeout: 503 } as const;
 
-function failure(name: string, failed: "threw" | "timeout", error: unknown, timeoutMs?: number): HookVerdict {
-  if (failed === "threw") console.error(`edge-relay: ${name} hook failed:`, error);
-  else console.error(`edge-relay: ${name} hook did not answer within ${timeoutMs} ms`);
+function failure(
+  report: ReportError,
+  name: string,
+  failed: "threw" | "timeout",
+  error: unknown,
+  timeoutMs?: number,
+): HookVerdict {
+  if (failed === "threw") report("hook failed", { hook: name, error });
+  else report("hook timed out", { hook: name, timeout: `${timeoutMs}ms` });
   return {
     ok: false,
     status: FAILED_STATUS[failed],
@@ -251,13 +268,13 @@ function failure(name: string, failed: "threw" | "timeout", error: unknown, time
 }
 
 /** Runs an observing hook: a throw or a rejection is logged, nothing else. */
-function observe(name: string, call: () => unknown): void {
+function observe(report: ReportError, name: string, call: () => unknown): void {
   try {
     const result = call();
     if (isPromise(result)) {
-      result.then(undefined, (error) => console.error(`edge-relay: ${name} hook failed:`, error));
+      result.then(undefined, (error) => report("hook failed", { hook: name, error }));
     }
   } catch (error) {
-    console.error(`edge-relay: ${name} hook failed:`, error);
+    report("hook failed", { hook: name, error });
   }
 }

@@ -8,9 +8,11 @@ export {
   Relay,
   type RelayCounters,
   type RelayOptions,
+  type ReportError,
   type SendAccount,
   settle,
 } from "./fanout.ts";
+export { DRAIN_MIN_PER_SECOND, DRAIN_TICK_MS, drainDuration, drainEvenly } from "./drain.ts";
 export { END_REASON, type EndReason, type Outbound, type Wire } from "./outbound.ts";
 export { MAX_PENDING_HOOK_PUBLISHES, Session } from "./session.ts";
 export { RawSession } from "./raw_session.ts";

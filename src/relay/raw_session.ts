@@ -25,8 +25,7 @@ export class RawSession extends Session {
   constructor(relay: Relay, out: Outbound, wire: Wire, channel: string, policy: SessionPolicy) {
     super(relay, out, wire, policy);
     this.#channel = channel;
-    this.#mayPublish = policy.permissions.canPublish(channel) &&
-      relay.canAttribute(channel, policy.permissions.subject);
+    this.#mayPublish = policy.permissions.canPublish(channel);
     this.#maxMessageBytes = policy.maxMessageBytes;
     settle(() => relay.registry.join(channel, this), () => {}, (error) => this.#unavailable(error));
     this.guard.start();
@@ -68,11 +67,7 @@ export class RawSession extends Session {
   }
 
   #publish(data: string | Uint8Array): void {
-    settle(
-      () => this.relay.publish(this.#channel, data, this.guard.permissions.subject),
-      () => {},
-      (error) => this.#unavailable(error),
-    );
+    settle(() => this.relay.publish(this.#channel, data), () => {}, (error) => this.#unavailable(error));
   }
 
   protected override leaveAll(): void {
@@ -80,7 +75,7 @@ export class RawSession extends Session {
   }
 
   #unavailable(error: unknown): void {
-    console.error(`edge-relay: channel ${this.#channel} unavailable:`, error);
+    this.relay.reportError("channel unavailable", { channel: this.#channel, error });
     this.out.end(END_REASON.Unavailable, "channel unavailable");
   }
 }

@@ -50,9 +50,7 @@ export const RAW_WIRE: Wire = Object.freeze({
 
 /** Envelope mode: `{"type":"message",…}` as one text frame, encoded once per message; replies as text frames. */
 export const ENVELOPE_WIRE: Wire = Object.freeze({
-  message: perMessage((m: ChannelMessage) =>
-    encodeText(messageEnvelope(m.channel, m.seq, m.data, m.publisher))
-  ),
+  message: perMessage((m: ChannelMessage) => encodeText(messageEnvelope(m.channel, m.seq, m.data))),
   reply: encodeText,
 });
 

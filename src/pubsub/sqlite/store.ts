@@ -20,8 +20,6 @@ export interface StoredMessage {
   seq: number;
   publishedAt: number;
   data: string | Uint8Array;
-  /** Only when the message has one (rows of a version 1 file never do). */
-  publisher?: string;
 }
 
 /**
@@ -48,7 +46,7 @@ export class SqliteStore {
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#insert = db.prepare(
-      "INSERT OR REPLACE INTO messages (channel, seq, published_at, data, publisher) VALUES (?, ?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO messages (channel, seq, published_at, data) VALUES (?, ?, ?, ?)",
     );
     this.#upsert = db.prepare(
       "INSERT INTO channels (name, epoch, seq, active_at) VALUES (?, ?, ?, ?) " +
@@ -69,26 +67,18 @@ export class SqliteStore {
 
   /** Every message row, in the order they were committed. */
   messages(): StoredMessage[] {
-    return (this.#db.prepare(
-      "SELECT channel, seq, published_at, data, publisher FROM messages ORDER BY rowid",
-    )
+    return (this.#db.prepare("SELECT channel, seq, published_at, data FROM messages ORDER BY rowid")
       .all() as {
         channel: string;
         seq: number;
         published_at: number;
         data: string | Uint8Array;
-        publisher: string | null;
-      }[]).map((row) =>
-        row.publisher === null
-          ? { channel: row.channel, seq: row.seq, publishedAt: row.published_at, data: row.data }
-          : {
-            channel: row.channel,
-            seq: row.seq,
-            publishedAt: row.published_at,
-            data: row.data,
-            publisher: row.publisher,
-          }
-      );
+      }[]).map((row) => ({
+        channel: row.channel,
+        seq: row.seq,
+        publishedAt: row.published_at,
+        data: row.data,
+      }));
   }
 
   /** Writes `batch` in one transaction; on failure nothing of it is stored and the error is thrown. */
@@ -102,9 +92,7 @@ export class SqliteStore {
       }
       for (const [channel, keepFrom] of batch.trims) this.#trim.run(channel, keepFrom);
       const insert = this.#insert;
-      for (const m of batch.messages) {
-        insert.run(m.channel, m.seq, m.publishedAt, m.data, m.publisher ?? null);
-      }
+      for (const m of batch.messages) insert.run(m.channel, m.seq, m.publishedAt, m.data);
       for (const c of batch.channels) this.#upsert.run(c.name, c.epoch, c.seq, c.activeAt);
       db.exec("COMMIT");
     } catch (error) {
