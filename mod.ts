@@ -15,7 +15,7 @@
  * ```
  * @module
  */
-export { createRelay, type CreateRelayOptions, type EdgeRelay } from "./src/library.ts";
+export { createRelay, type CreateRelayOptions, type EdgeRelay, type PublishOptions } from "./src/library.ts";
 export { type Config, ConfigError, type RelayConfigOptions } from "./src/config.ts";
 export type {
   AuthorizeContext,

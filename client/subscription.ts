@@ -5,7 +5,7 @@
  */
 import type { MessageReply, StreamPosition, SubscribedReply } from "../src/protocol/mod.ts";
 import { Emitter } from "./emitter.ts";
-import type { SubscribeOptions, SubscriptionEvents } from "./types.ts";
+import type { RelayMessage, SubscribeOptions, SubscriptionEvents } from "./types.ts";
 
 /** A subscription to one channel; `relay.subscribe()` makes it. */
 export class Subscription extends Emitter<SubscriptionEvents> {
@@ -59,12 +59,12 @@ export class Subscription extends Emitter<SubscriptionEvents> {
   message(reply: MessageReply): void {
     if (this.seq !== undefined && reply.seq <= this.seq) return;
     this.seq = reply.seq;
-    this.emit(
-      "message",
-      reply.binary === undefined
-        ? { channel: this.channel, seq: reply.seq, text: reply.text }
-        : { channel: this.channel, seq: reply.seq, binary: fromBase64(reply.binary) },
-    );
+    const event: RelayMessage = reply.binary === undefined
+      ? { channel: this.channel, seq: reply.seq, text: reply.text }
+      : { channel: this.channel, seq: reply.seq, binary: fromBase64(reply.binary) };
+    // Only on channels the relay shows publishers of: the sender's token sub, set by the relay.
+    if (reply.publisher !== undefined) event.publisher = reply.publisher;
+    this.emit("message", event);
   }
 }
 

@@ -92,6 +92,8 @@ export interface SubscribedEvent {
 export interface RelayMessage {
   channel: string;
   seq: number;
+  /** Who published it (their token's `sub`), on channels the relay exposes publishers of; else absent. */
+  publisher?: string;
   text?: string;
   binary?: Uint8Array;
 }

@@ -94,6 +94,8 @@ export interface Config {
   trustProxy: string[];
   /** `Host` names the relay answers to; empty = any. @default [] */
   allowedHosts: string[];
+  /** Channel patterns whose messages carry the publisher's token `sub`. @default [] (none) */
+  exposePublisher: string[];
 }
 
 /** Shortest `--presence-ttl` (ms): the Redis presence refreshes and sweeps every third of it. */
@@ -336,6 +338,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
     default: [],
     help: "comma list of Host names served (others get 403: DNS rebinding); empty = any",
   },
+  "expose-publisher": {
+    key: "exposePublisher",
+    kind: "list",
+    default: [],
+    help:
+      "comma list of channel patterns (room:*) whose messages carry the publisher: the sender's token sub, set by the relay",
+  },
 });
 
 /** Syntax of sizes and durations, printed by `--help`. */
@@ -510,6 +519,7 @@ export interface RelayConfigOptions {
   drainTimeout?: number | string;
   trustProxy?: string | readonly string[];
   allowedHosts?: string | readonly string[];
+  exposePublisher?: string | readonly string[];
 }
 
 /** `max-message-bytes` → `maxMessageBytes`: the option name of a flag. */
@@ -605,6 +615,13 @@ function checkConfig(result: Config, nameOf: (flag: string) => string): Config {
   for (const host of result.allowedHosts) {
     if (!/^[A-Za-z0-9.\-\[\]:]{1,253}$/.test(host)) {
       throw new ConfigError(`${nameOf("allowed-hosts")}: '${host}' is not a host name`);
+    }
+  }
+  for (const pattern of result.exposePublisher) {
+    if (!/^[A-Za-z0-9._:*-]{1,128}$/.test(pattern)) {
+      throw new ConfigError(
+        `${nameOf("expose-publisher")}: '${pattern}' is not a channel pattern (channel characters and *)`,
+      );
     }
   }
   for (const origin of result.allowedOrigins) {

@@ -19,6 +19,12 @@ export interface CreateRelayOptions extends RelayConfigOptions {
   hooks?: RelayHooks;
 }
 
+/** Options of {@link EdgeRelay.publish}. */
+export interface PublishOptions {
+  /** Who the message is from, as a token's `sub` would say (shown on `exposePublisher` channels only). */
+  publisher?: string;
+}
+
 /** A relay made by {@link createRelay}. */
 export interface EdgeRelay {
   /** The Hono app the relay serves: add routes and middleware before `listen()`. */
@@ -34,9 +40,17 @@ export interface EdgeRelay {
    * Publishes from server code, as an HTTP publish would (no rate limit, no hook: the server is trusted), and
    * resolves once the broker stored it.
    * @throws {TypeError} for a channel name outside the rule.
-   * @throws {RangeError} for a message larger than `maxMessageBytes` (text counted JSON-escaped).
+   * `options.publisher` names who the message is from (the server's word: it is trusted, like the message);
+   * subscribers see it only on channels matched by `exposePublisher`, as for a client's publish.
+   * @throws {TypeError} for a channel name outside the rule.
+   * @throws {RangeError} for a message larger than `maxMessageBytes` (text counted JSON-escaped), or a
+   * publisher longer than 128 characters on a channel that shows publishers.
    */
-  publish(channel: string, data: string | Uint8Array): Promise<{ seq: number }>;
+  publish(
+    channel: string,
+    data: string | Uint8Array,
+    options?: PublishOptions,
+  ): Promise<{ seq: number }>;
   /** Closes every connection (WebSocket 1001), finishes in-flight responses, closes the broker. */
   stop(): Promise<void>;
   /**
@@ -88,8 +102,15 @@ export async function relayOf(config: Config, hooks?: RelayHooks): Promise<EdgeR
       }
       return Promise.resolve({ url: running.url, internalUrl: running.internalUrl });
     },
-    async publish(channel, data) {
+    async publish(channel, data, options = {}) {
       if (!isValidChannelName(channel)) throw new TypeError(`bad channel name: ${CHANNEL_RULE}`);
+      const publisher = options.publisher ?? null;
+      if (publisher !== null && typeof publisher !== "string") {
+        throw new TypeError("publisher must be a string");
+      }
+      if (!prepared.relay.canAttribute(channel, publisher)) {
+        throw new RangeError("a publisher shown to subscribers is at most 128 characters");
+      }
       if (
         typeof data === "string"
           ? !textFitsEnvelope(data, config.maxMessageBytes)
@@ -99,7 +120,7 @@ export async function relayOf(config: Config, hooks?: RelayHooks): Promise<EdgeR
           `messages are at most ${config.maxMessageBytes} bytes (text counted as JSON-escaped)`,
         );
       }
-      const message = await prepared.relay.publish(channel, data);
+      const message = await prepared.relay.publish(channel, data, publisher);
       return { seq: message.seq };
     },
     stop: () => prepared.stop(),

@@ -7,6 +7,7 @@ import { setImmediate } from "node:timers";
 import { type Config, policySummary, runtimeName, VERSION } from "./config.ts";
 import {
   type Authenticator,
+  ChannelPatterns,
   ConnectionLimiter,
   hostPolicy,
   OPEN_AUTHENTICATOR,
@@ -118,6 +119,7 @@ export async function prepareRelay(
       ? new HookRunner(hooks, config.hookTimeoutMs, (message, fields) => log.error(message, fields))
       : null,
     reportError: (message, fields) => log.error(message, fields),
+    exposePublisher: config.exposePublisher.length > 0 ? new ChannelPatterns(config.exposePublisher) : null,
   });
   const ops = new Operations(config, log);
   const app = createApp({

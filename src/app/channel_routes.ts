@@ -98,7 +98,10 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
     if (!isValidChannelName(channel)) return badChannel();
     const permissions = await verifyOrOpen(c, options);
     if (permissions instanceof Response) return permissions;
-    if (!permissions.canPublish(channel)) return forbidden("publish to", channel);
+    // A token whose sub cannot be shown on a channel that shows publishers may not publish there.
+    if (!permissions.canPublish(channel) || !relay.canAttribute(channel, permissions.subject)) {
+      return forbidden("publish to", channel);
+    }
     const wait = publishRate.take(c.env.remoteAddress);
     if (wait > 0) {
       return apiError("rate_limited", `at most ${options.maxMessagesPerSecond} messages per second`, {
@@ -112,7 +115,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
       permissions,
       [channel],
       false,
-      (client) => publish(c, channel, client),
+      (client) => publish(c, channel, client, permissions.subject),
     );
   });
 
@@ -121,6 +124,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
     c: Context<RelayEnv>,
     channel: string,
     client: ClientInfo | null,
+    subject: string | null,
   ): Promise<Response> {
     const body = new Uint8Array(await c.req.arrayBuffer());
     if (body.length > options.maxMessageBytes) return tooLarge(options.maxMessageBytes);
@@ -143,7 +147,7 @@ export function addChannelRoutes(app: Hono<RelayEnv>, options: ChannelRouteOptio
     }
     return await new Promise<Response>((resolve) =>
       settle(
-        () => relay.publish(channel, data),
+        () => relay.publish(channel, data, subject),
         (message) => resolve(c.json({ channel, seq: message.seq })),
         (error) => resolve(refused(error, "the message was not stored")),
       )
@@ -319,10 +323,14 @@ function historyHead(channel: string, epoch: string, seq: number, recovered: boo
     (recovered === undefined ? "" : `"recovered":${recovered},`);
 }
 
+/** One message of a history answer; `publisher` only when the message carries one, as in its envelope. */
 function historyItem(m: ChannelMessage): string {
+  const head = m.publisher === undefined
+    ? `{"seq":${m.seq},`
+    : `{"seq":${m.seq},"publisher":${JSON.stringify(m.publisher)},`;
   return typeof m.data === "string"
-    ? `{"seq":${m.seq},"text":${JSON.stringify(m.data)}}`
-    : `{"seq":${m.seq},"binary":"${m.data.toBase64()}"}`;
+    ? `${head}"text":${JSON.stringify(m.data)}}`
+    : `${head}"binary":"${m.data.toBase64()}"}`;
 }
 
 function tooLarge(maxMessageBytes: number): Response {

@@ -96,6 +96,14 @@ export function parseCommand(text: string): Command | CommandError {
       if (hasText === hasBinary) {
         return fail(ERROR_CODE.BadCommand, '"publish" needs exactly one of "text" or "binary" (base64)');
       }
+      // The publisher is the relay's word (the token's sub), never the client's: a client naming one is told so
+      // rather than silently ignored, so a client that expected to set it finds out at once.
+      if (msg.publisher !== undefined) {
+        return fail(
+          ERROR_CODE.BadCommand,
+          '"publisher" is set by the relay from the token, not by the client',
+        );
+      }
       let data: string | Uint8Array;
       if (hasText) {
         data = msg.text as string;
@@ -133,9 +141,16 @@ export function parseCommand(text: string): Command | CommandError {
 
 /**
  * Most bytes a message envelope adds around its escaped data: the type, the channel (at most 128 characters)
- * and the seq (at most 16 digits), with room to spare.
+ * and the seq (at most 16 digits), with room to spare. A message with a publisher adds
+ * {@link PUBLISHER_OVERHEAD_BYTES} more.
  */
 export const ENVELOPE_OVERHEAD_BYTES = 256;
+
+/**
+ * Most bytes the `"publisher":…,` field adds: its name and quotes, and a publisher of at most 128 UTF-16
+ * units (the pub/sub layer's bound) at 6 bytes each when every one needs a `\u` escape.
+ */
+export const PUBLISHER_OVERHEAD_BYTES = 16 + 6 * 128;
 
 /** Characters JSON must escape in a string (RFC 8259 §7): quotation mark, reverse solidus, controls. */
 // deno-lint-ignore no-control-regex -- matching the control characters is the point
@@ -194,11 +209,25 @@ export function utf8Length(text: string): number {
   return bytes;
 }
 
-/** `{"type":"message",…}` for a published message: built once per message, shared by every subscriber. */
-export function messageEnvelope(channel: string, seq: number, data: string | Uint8Array): string {
+/**
+ * `{"type":"message",…}` for a published message: built once per message, shared by every subscriber. The
+ * `publisher` field is there only when the message carries one (the relay sets it, on exposed channels only):
+ * a property of the message, the same for every subscriber, so the frame stays encode-once.
+ */
+export function messageEnvelope(
+  channel: string,
+  seq: number,
+  data: string | Uint8Array,
+  publisher?: string,
+): string {
+  const head = publisher === undefined
+    ? `{"type":"message","channel":${JSON.stringify(channel)},"seq":${seq},`
+    : `{"type":"message","channel":${JSON.stringify(channel)},"seq":${seq},"publisher":${
+      JSON.stringify(publisher)
+    },`;
   return typeof data === "string"
-    ? `{"type":"message","channel":${JSON.stringify(channel)},"seq":${seq},"text":${JSON.stringify(data)}}`
-    : `{"type":"message","channel":${JSON.stringify(channel)},"seq":${seq},"binary":"${data.toBase64()}"}`;
+    ? `${head}"text":${JSON.stringify(data)}}`
+    : `${head}"binary":"${data.toBase64()}"}`;
 }
 
 /** `{"type":"subscribed",…}` */

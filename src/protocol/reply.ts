@@ -20,6 +20,8 @@ export interface MessageReply {
   type: "message";
   channel: string;
   seq: number;
+  /** The publisher's token `sub`, on channels the relay exposes publishers of (`--expose-publisher`). */
+  publisher?: string;
   text?: string;
   binary?: string;
 }

@@ -96,8 +96,11 @@ export interface Broker {
    *
    * A synchronous broker delivers before `publish` returns. A publish made while the broker is delivering is
    * delivered after the current message reached every listener, so publish order holds.
+   *
+   * `publisher` (at most `MAX_PUBLISHER_LENGTH` code units) is stored with the message and read back with it
+   * by history and by every node; the broker takes it as given (the relay decides who may be named).
    */
-  publish(channel: string, data: string | Uint8Array): MaybePromise<ChannelMessage>;
+  publish(channel: string, data: string | Uint8Array, publisher?: string): MaybePromise<ChannelMessage>;
   /**
    * Starts delivering the channel's messages to `listener` (the node-level subscription; the registry fans out
    * to local subscribers). Once it has resolved, no message published afterwards is missed.

@@ -20,7 +20,9 @@ export const MESSAGE_OVERHEAD_BYTES = 160;
  */
 export function retainedBytes(message: ChannelMessage): number {
   const data = message.data;
-  return MESSAGE_OVERHEAD_BYTES + (typeof data === "string" ? 2 * data.length : data.byteLength);
+  // A publisher string is usually shared by all of one connection's messages; charged per message anyway.
+  const publisher = message.publisher === undefined ? 0 : 2 * message.publisher.length;
+  return MESSAGE_OVERHEAD_BYTES + publisher + (typeof data === "string" ? 2 * data.length : data.byteLength);
 }
 
 export class HistoryRing {

@@ -14,7 +14,7 @@ import {
   type HistoryResult,
 } from "./broker.ts";
 import { HistoryRing, retainedBytes } from "./history_ring.ts";
-import type { ChannelMessage, ChannelState } from "./message.ts";
+import { type ChannelMessage, channelMessage, type ChannelState } from "./message.ts";
 import { randomId } from "../util/mod.ts";
 
 /** Options of {@link MemoryBroker}. */
@@ -145,10 +145,10 @@ export class MemoryBroker implements Broker {
     this.#lastSweep = this.#now();
   }
 
-  publish(channel: string, data: string | Uint8Array): ChannelMessage {
+  publish(channel: string, data: string | Uint8Array, publisher?: string): ChannelMessage {
     this.#checkOpen();
     const now = this.#now();
-    const message: ChannelMessage = { channel, seq: 0, epoch: "", data, publishedAt: now };
+    const message = channelMessage(channel, 0, "", data, now, publisher);
     const size = this.#historySize === 0 ? 0 : retainedBytes(message);
     // Checked before anything changes: a refused publish leaves no trace (no channel, no seq).
     if (size > this.#maxHistoryBytes) {

@@ -27,6 +27,31 @@ export interface ChannelMessage {
   data: string | Uint8Array;
   /** Milliseconds since the Unix epoch, from the broker's clock; history TTL counts from it. */
   publishedAt: number;
+  /**
+   * Who published it: the verified token's `sub`, set by the relay (never by the client) and only on channels
+   * matched by `--expose-publisher`. Absent otherwise, and on messages stored before the field existed.
+   */
+  publisher?: string;
+}
+
+/**
+ * Longest publisher kept on a message, in UTF-16 code units: a bound on what every stored message and
+ * delivered envelope may add. A token whose `sub` is longer may not publish to a channel that shows it.
+ */
+export const MAX_PUBLISHER_LENGTH = 128;
+
+/** The message object a broker builds: `publisher` only when there is one (no `undefined` property). */
+export function channelMessage(
+  channel: string,
+  seq: number,
+  epoch: string,
+  data: string | Uint8Array,
+  publishedAt: number,
+  publisher: string | undefined,
+): ChannelMessage {
+  return publisher === undefined
+    ? { channel, seq, epoch, data, publishedAt }
+    : { channel, seq, epoch, data, publishedAt, publisher };
 }
 
 /** True for a valid sequence number in a request (`since`): a non-negative safe integer. */

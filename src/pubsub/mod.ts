@@ -8,7 +8,14 @@
  * @module
  */
 export { isValidChannelName, MAX_CHANNEL_NAME_LENGTH } from "./channel_name.ts";
-export { type ChannelMessage, type ChannelState, isSeq, perMessage } from "./message.ts";
+export {
+  type ChannelMessage,
+  channelMessage,
+  type ChannelState,
+  isSeq,
+  MAX_PUBLISHER_LENGTH,
+  perMessage,
+} from "./message.ts";
 export { isPromise, type MaybePromise } from "./maybe_promise.ts";
 export {
   type Broker,

@@ -326,7 +326,8 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
 
   #publish(command: Extract<Command, { type: "publish" }>): void {
     const { channel } = command;
-    if (!this.guard.permissions.canPublish(channel)) {
+    const permissions = this.guard.permissions;
+    if (!permissions.canPublish(channel) || !this.relay.canAttribute(channel, permissions.subject)) {
       this.#reject(this.#error(command, ERROR_CODE.Forbidden, `not allowed to publish to ${channel}`));
       return;
     }
@@ -346,7 +347,7 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
 
   #store(command: Extract<Command, { type: "publish" }>, data: string | Uint8Array): void {
     const { id, channel } = command;
-    settle(() => this.relay.publish(channel, data), (message) => {
+    settle(() => this.relay.publish(channel, data, this.guard.permissions.subject), (message) => {
       if (!this.isClosed) this.reply(ackEnvelope(id ?? null, channel, message.seq));
     }, (error) => {
       if (this.isClosed) return;

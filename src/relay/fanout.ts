@@ -9,8 +9,10 @@ import {
   type ChannelMessage,
   ChannelRegistry,
   isPromise,
+  MAX_PUBLISHER_LENGTH,
   type MaybePromise,
 } from "../pubsub/mod.ts";
+import type { ChannelPatterns } from "../access/mod.ts";
 import { utf8Length } from "../protocol/mod.ts";
 import { setImmediate } from "node:timers";
 import type { Outbound, Wire } from "./outbound.ts";
@@ -42,6 +44,11 @@ export interface RelayOptions {
   hooks?: HookRunner | null;
   /** Presence (`--presence`); absent, sessions test one null per subscribe and close, and nothing more. */
   presence?: PresenceTracker | null;
+  /**
+   * Channels whose messages carry their publisher (`--expose-publisher`): the verified token's `sub`. Absent or
+   * empty, no message carries one.
+   */
+  exposePublisher?: ChannelPatterns | null;
   /** Where the core reports failures it survived (the relay's logger); absent, they are dropped. */
   reportError?: ReportError;
 }
@@ -104,12 +111,36 @@ export class Relay {
     });
   }
 
-  /** Publishes a message from any source. Throws or rejects when the broker cannot store it. */
-  publish(channel: string, data: string | Uint8Array): MaybePromise<ChannelMessage> {
+  /**
+   * Publishes a message from any source. Throws or rejects when the broker cannot store it. `publisher` is who
+   * sent it as the relay verified it (a token's `sub`; the application's word for `relay.publish`), never what
+   * a client claims; the message carries it only on channels that expose publishers. Callers check
+   * {@link Relay.canAttribute} first.
+   */
+  publish(
+    channel: string,
+    data: string | Uint8Array,
+    publisher: string | null = null,
+  ): MaybePromise<ChannelMessage> {
     this.counters.messagesIn++;
     // Once per message, not per subscriber, and no encoding: ASCII text costs one native scan.
     this.counters.bytesIn += typeof data === "string" ? utf8Length(data) : data.length;
+    if (publisher !== null && this.#exposes(channel)) return this.broker.publish(channel, data, publisher);
     return this.broker.publish(channel, data);
+  }
+
+  /**
+   * False when a message of `publisher` to `channel` would have to name a publisher longer than
+   * `MAX_PUBLISHER_LENGTH`: such a publish is refused (forbidden) rather than stored unnamed or cut short,
+   * which could name someone else.
+   */
+  canAttribute(channel: string, publisher: string | null): boolean {
+    return publisher === null || publisher.length <= MAX_PUBLISHER_LENGTH || !this.#exposes(channel);
+  }
+
+  #exposes(channel: string): boolean {
+    const patterns = this.options.exposePublisher;
+    return patterns !== undefined && patterns !== null && patterns.matches(channel);
   }
 
   /**

@@ -25,7 +25,8 @@ export class RawSession extends Session {
   constructor(relay: Relay, out: Outbound, wire: Wire, channel: string, policy: SessionPolicy) {
     super(relay, out, wire, policy);
     this.#channel = channel;
-    this.#mayPublish = policy.permissions.canPublish(channel);
+    this.#mayPublish = policy.permissions.canPublish(channel) &&
+      relay.canAttribute(channel, policy.permissions.subject);
     this.#maxMessageBytes = policy.maxMessageBytes;
     settle(() => relay.registry.join(channel, this), () => {}, (error) => this.#unavailable(error));
     this.guard.start();
@@ -67,7 +68,11 @@ export class RawSession extends Session {
   }
 
   #publish(data: string | Uint8Array): void {
-    settle(() => this.relay.publish(this.#channel, data), () => {}, (error) => this.#unavailable(error));
+    settle(
+      () => this.relay.publish(this.#channel, data, this.guard.permissions.subject),
+      () => {},
+      (error) => this.#unavailable(error),
+    );
   }
 
   protected override leaveAll(): void {

@@ -42,7 +42,9 @@ function chunkOf(text: string): Uint8Array {
 /** A one-channel stream: `event: message`, the id `<epoch>:<seq>` and the envelope, once per message. */
 export const SSE_WIRE: Wire = Object.freeze({
   message: perMessage((m: ChannelMessage) =>
-    chunkOf(sseEvent("message", messageEnvelope(m.channel, m.seq, m.data), positionId(m.epoch, m.seq)))
+    chunkOf(
+      sseEvent("message", messageEnvelope(m.channel, m.seq, m.data, m.publisher), positionId(m.epoch, m.seq)),
+    )
   ),
   reply: chunkOf,
 });
@@ -53,7 +55,7 @@ export const SSE_WIRE: Wire = Object.freeze({
  */
 export const SSE_MANY_WIRE: Wire = Object.freeze({
   message: perMessage((m: ChannelMessage) =>
-    chunkOf(sseEvent("message", messageEnvelope(m.channel, m.seq, m.data)))
+    chunkOf(sseEvent("message", messageEnvelope(m.channel, m.seq, m.data, m.publisher)))
   ),
   reply: chunkOf,
 });

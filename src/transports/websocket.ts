@@ -50,7 +50,9 @@ export const RAW_WIRE: Wire = Object.freeze({
 
 /** Envelope mode: `{"type":"message",…}` as one text frame, encoded once per message; replies as text frames. */
 export const ENVELOPE_WIRE: Wire = Object.freeze({
-  message: perMessage((m: ChannelMessage) => encodeText(messageEnvelope(m.channel, m.seq, m.data))),
+  message: perMessage((m: ChannelMessage) =>
+    encodeText(messageEnvelope(m.channel, m.seq, m.data, m.publisher))
+  ),
   reply: encodeText,
 });
 

@@ -5,6 +5,7 @@ import {
   envelopeTextBytes,
   messageEnvelope,
   parseCommand,
+  PUBLISHER_OVERHEAD_BYTES,
   textFitsEnvelope,
 } from "../../src/protocol/mod.ts";
 
@@ -47,5 +48,35 @@ describe("parseCommand", () => {
     assert.ok("error" in lone && lone.error === "bad_command");
     const pair = parseCommand('{"type":"publish","channel":"c","text":"a\\ud83d\\ude00b"}');
     assert.ok(!("error" in pair) && pair.type === "publish" && pair.data === "a\u{1F600}b");
+  });
+});
+
+describe("publisher in envelopes", () => {
+  it("messageEnvelope adds the publisher only when the message has one", () => {
+    assert.deepEqual(JSON.parse(messageEnvelope("room", 2, "hi", 'al"ice')), {
+      type: "message",
+      channel: "room",
+      seq: 2,
+      publisher: 'al"ice',
+      text: "hi",
+    });
+    assert.equal(messageEnvelope("room", 2, "hi"), '{"type":"message","channel":"room","seq":2,"text":"hi"}');
+    const binary = JSON.parse(messageEnvelope("room", 3, new Uint8Array([1]), "bob"));
+    assert.equal(binary.publisher, "bob");
+    assert.equal(binary.binary, "AQ==");
+  });
+
+  it("a publish naming a publisher is refused as bad_command, never passed on", () => {
+    const parsed = parseCommand(
+      JSON.stringify({ type: "publish", channel: "room", id: "7", text: "x", publisher: "bob" }),
+    );
+    assert.equal((parsed as { error: string }).error, "bad_command");
+    assert.equal((parsed as { id: string }).id, "7");
+  });
+
+  it("PUBLISHER_OVERHEAD_BYTES bounds the field for the longest publisher of control characters", () => {
+    const worst = "\u0001".repeat(128);
+    const added = messageEnvelope("room", 1, "x", worst).length - messageEnvelope("room", 1, "x").length;
+    assert.ok(added <= PUBLISHER_OVERHEAD_BYTES, `${added}`);
   });
 });

@@ -16,7 +16,7 @@ import {
   type HistoryOptions,
   type HistoryResult,
 } from "../broker.ts";
-import type { ChannelMessage, ChannelState } from "../message.ts";
+import { type ChannelMessage, channelMessage, type ChannelState } from "../message.ts";
 import { SubscribedChannel } from "./channel.ts";
 import { createCommandClient, createSubscriberClient, type ScriptClient } from "./clients.ts";
 import { decodeBody, decodePayload, encodeData } from "./codec.ts";
@@ -178,17 +178,17 @@ export class RedisBroker implements Broker {
     this.#sub.on("messageBuffer", (topic: Buffer, payload: Buffer) => this.#receive(topic, payload));
   }
 
-  async publish(channel: string, data: string | Uint8Array): Promise<ChannelMessage> {
+  async publish(channel: string, data: string | Uint8Array, publisher?: string): Promise<ChannelMessage> {
     const now = Date.now();
     this.#forgetExpired(now);
     let mayCreate = this.#created.has(channel) ||
       this.#created.size + this.#creating < this.#options.maxChannels;
-    let result = await this.#publishScript(channel, data, mayCreate);
+    let result = await this.#publishScript(channel, data, publisher, mayCreate);
     if (result === undefined) {
       // A new channel past the cap: make room by evicting one this node created, or refuse.
       await this.#evictOne(channel);
       mayCreate = true;
-      result = await this.#publishScript(channel, data, mayCreate);
+      result = await this.#publishScript(channel, data, publisher, mayCreate);
     }
     const [seq, epoch, publishedAt, created] = result!;
     if (created === 1 || this.#created.has(channel)) {
@@ -196,7 +196,7 @@ export class RedisBroker implements Broker {
       this.#created.set(channel, now + this.#metaTtlMs());
     }
     this.#published++;
-    return { channel, seq, epoch, data, publishedAt };
+    return channelMessage(channel, seq, epoch, data, publishedAt, publisher);
   }
 
   subscribe(channel: string, listener: BrokerListener): Promise<void> {
@@ -281,10 +281,11 @@ export class RedisBroker implements Broker {
   async #publishScript(
     channel: string,
     data: string | Uint8Array,
+    publisher: string | undefined,
     mayCreate: boolean,
   ): Promise<[number, string, number, number] | undefined> {
     const keys = this.#keys(channel);
-    const [type, value] = encodeData(data);
+    const [type, value] = encodeData(data, publisher);
     const o = this.#options;
     if (mayCreate) this.#creating++;
     try {

@@ -1,21 +1,36 @@
 /**
  * Turns channel messages into Redis arguments and Redis replies back into {@link ChannelMessage}s, byte-exact
- * (layout in `scripts.ts`: a body is `<seq>:<publishedAt>:<t|b><data>`, a pub/sub payload is
- * `<epoch>:<body>`).
+ * (layout in `scripts.ts`: a body is `<seq>:<publishedAt>:<t|b><data>`, or with a publisher
+ * `<seq>:<publishedAt>:p<n>:<publisher><t|b><data>` where `n` is the publisher's UTF-8 length; a pub/sub
+ * payload is `<epoch>:<body>`). Bodies without a publisher are the layout from before publishers existed, so
+ * history stored by an older relay still reads; an older relay cannot read a body with one (it refuses the
+ * unknown flag): upgrade every node before exposing publishers.
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { ChannelMessage } from "../message.ts";
+import { type ChannelMessage, channelMessage } from "../message.ts";
 
 const COLON = 0x3a;
 const TEXT = 0x74; // "t"
 const BINARY = 0x62; // "b"
+const PUBLISHER = 0x70; // "p"
 
-/** The type flag and data of a publish as script arguments; bytes go as a Buffer view, not a copy. */
-export function encodeData(data: string | Uint8Array): ["t" | "b", string | Buffer] {
+/**
+ * The type flag and data of a publish as script arguments; bytes go as a Buffer view, not a copy. With a
+ * publisher, the flag argument carries it in front of the type (`p<n>:<publisher>t`), so the publish script
+ * stores it without knowing about it.
+ */
+export function encodeData(
+  data: string | Uint8Array,
+  publisher?: string,
+): [string, string | Buffer] {
+  const type = typeof data === "string" ? "t" : "b";
+  const flag = publisher === undefined
+    ? type
+    : `p${Buffer.byteLength(publisher, "utf8")}:${publisher}${type}`;
   return typeof data === "string"
-    ? ["t", data]
-    : ["b", Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
+    ? [flag, data]
+    : [flag, Buffer.from(data.buffer, data.byteOffset, data.byteLength)];
 }
 
 function decimal(bytes: Buffer, from: number, to: number, what: string): number {
@@ -37,13 +52,23 @@ export function decodeBody(channel: string, epoch: string, bytes: Buffer, start 
   if (timeEnd === -1 || timeEnd + 1 >= bytes.length) throw new TypeError("malformed redis message");
   const seq = decimal(bytes, start, seqEnd, "seq");
   const publishedAt = decimal(bytes, seqEnd + 1, timeEnd, "time");
-  const flag = bytes[timeEnd + 1];
-  const from = timeEnd + 2;
+  let at = timeEnd + 1;
+  let publisher: string | undefined;
+  if (bytes[at] === PUBLISHER) {
+    const lengthEnd = bytes.indexOf(COLON, at + 1);
+    if (lengthEnd === -1) throw new TypeError("malformed redis message: bad publisher");
+    const length = decimal(bytes, at + 1, lengthEnd, "publisher length");
+    if (lengthEnd + 1 + length >= bytes.length) throw new TypeError("malformed redis message: bad publisher");
+    publisher = bytes.toString("utf8", lengthEnd + 1, lengthEnd + 1 + length);
+    at = lengthEnd + 1 + length;
+  }
+  const flag = bytes[at];
+  const from = at + 1;
   let data: string | Uint8Array;
   if (flag === TEXT) data = bytes.toString("utf8", from);
   else if (flag === BINARY) data = new Uint8Array(bytes.subarray(from));
   else throw new TypeError("malformed redis message: bad type flag");
-  return { channel, seq, epoch, data, publishedAt };
+  return channelMessage(channel, seq, epoch, data, publishedAt, publisher);
 }
 
 /** Decodes a pub/sub payload `<epoch>:<body>`. @throws {TypeError} when malformed */

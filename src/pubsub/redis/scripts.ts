@@ -13,7 +13,9 @@
  * | `p{c}` (topic) | pub/sub | `<epoch>:<body>` per message                                                   |
  *
  * A body is `<seq>:<publishedAt>:<t|b><data>`: `t` marks UTF-8 text, `b` bytes, and `data` runs to the end of
- * the value, so any byte sequence round-trips (Redis strings and Lua strings are binary-safe).
+ * the value, so any byte sequence round-trips (Redis strings and Lua strings are binary-safe). A message with a
+ * publisher has `p<n>:<publisher>` (`n` its UTF-8 length) before the type; the publish script does not see the
+ * difference, the caller puts it in the type argument (see `codec.ts`).
  * @module
  */
 

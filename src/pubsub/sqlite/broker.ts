@@ -17,7 +17,7 @@ import {
 } from "../broker.ts";
 import { HistoryRing, retainedBytes } from "../history_ring.ts";
 import { MEMORY_BROKER_DEFAULTS } from "../memory_broker.ts";
-import type { ChannelMessage, ChannelState } from "../message.ts";
+import { type ChannelMessage, channelMessage, type ChannelState } from "../message.ts";
 import { openDatabase } from "./database.ts";
 import { type Batch, SqliteStore, type StoredChannel } from "./store.ts";
 import { randomId } from "../../util/mod.ts";
@@ -173,9 +173,9 @@ export class SqliteBroker implements Broker {
     this.#load();
   }
 
-  publish(channel: string, data: string | Uint8Array): Promise<ChannelMessage> {
+  publish(channel: string, data: string | Uint8Array, publisher?: string): Promise<ChannelMessage> {
     if (this.#closed) return Promise.reject(new Error("sqlite broker is closed"));
-    const message: ChannelMessage = { channel, seq: 0, epoch: "", data, publishedAt: this.#now() };
+    const message = channelMessage(channel, 0, "", data, this.#now(), publisher);
     const size = this.#historySize === 0 ? 0 : retainedBytes(message);
     // Checked before anything changes: a refused publish leaves no trace (no channel, no seq).
     if (size > this.#maxHistoryBytes) {

@@ -9,8 +9,15 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 export type { DatabaseSync, StatementSync };
 
-/** Version of the layout below, kept in the `meta` table; a file of another version is refused, not migrated. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Version of the layout below, kept in the `meta` table. A file of version 1 (before messages had a
+ * `publisher`) is upgraded in place on open: the column is added, its old rows read with no publisher. A file
+ * of any other version is refused, not migrated; an older relay refuses a version 2 file the same way.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** The layout version that {@link SCHEMA_VERSION} upgrades from: the same tables without `publisher`. */
+const UPGRADABLE_VERSION = 1;
 
 /**
  * The layout: one row per channel (its lineage and last seq, so numbering survives a restart even when no
@@ -30,7 +37,8 @@ const SCHEMA = `
     channel TEXT NOT NULL,
     seq INTEGER NOT NULL,
     published_at INTEGER NOT NULL,
-    data NOT NULL
+    data NOT NULL,
+    publisher TEXT
   );
   CREATE UNIQUE INDEX IF NOT EXISTS messages_by_channel ON messages (channel, seq);
 `;
@@ -119,6 +127,10 @@ function checkSchema(db: DatabaseSync, path: string): void {
     | undefined;
   if (row === undefined) {
     db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
+  } else if (row.value === UPGRADABLE_VERSION) {
+    // Inside the open's transaction: the column and the version change together or not at all.
+    db.exec("ALTER TABLE messages ADD COLUMN publisher TEXT");
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(SCHEMA_VERSION);
   } else if (row.value !== SCHEMA_VERSION) {
     throw new SqliteOpenError(
       path,

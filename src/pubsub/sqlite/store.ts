@@ -20,6 +20,8 @@ export interface StoredMessage {
   seq: number;
   publishedAt: number;
   data: string | Uint8Array;
+  /** Only when the message has one (rows of a version 1 file never do). */
+  publisher?: string;
 }
 
 /**
@@ -46,7 +48,7 @@ export class SqliteStore {
   constructor(db: DatabaseSync) {
     this.#db = db;
     this.#insert = db.prepare(
-      "INSERT OR REPLACE INTO messages (channel, seq, published_at, data) VALUES (?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO messages (channel, seq, published_at, data, publisher) VALUES (?, ?, ?, ?, ?)",
     );
     this.#upsert = db.prepare(
       "INSERT INTO channels (name, epoch, seq, active_at) VALUES (?, ?, ?, ?) " +
@@ -67,18 +69,26 @@ export class SqliteStore {
 
   /** Every message row, in the order they were committed. */
   messages(): StoredMessage[] {
-    return (this.#db.prepare("SELECT channel, seq, published_at, data FROM messages ORDER BY rowid")
+    return (this.#db.prepare(
+      "SELECT channel, seq, published_at, data, publisher FROM messages ORDER BY rowid",
+    )
       .all() as {
         channel: string;
         seq: number;
         published_at: number;
         data: string | Uint8Array;
-      }[]).map((row) => ({
-        channel: row.channel,
-        seq: row.seq,
-        publishedAt: row.published_at,
-        data: row.data,
-      }));
+        publisher: string | null;
+      }[]).map((row) =>
+        row.publisher === null
+          ? { channel: row.channel, seq: row.seq, publishedAt: row.published_at, data: row.data }
+          : {
+            channel: row.channel,
+            seq: row.seq,
+            publishedAt: row.published_at,
+            data: row.data,
+            publisher: row.publisher,
+          }
+      );
   }
 
   /** Writes `batch` in one transaction; on failure nothing of it is stored and the error is thrown. */
@@ -92,7 +102,9 @@ export class SqliteStore {
       }
       for (const [channel, keepFrom] of batch.trims) this.#trim.run(channel, keepFrom);
       const insert = this.#insert;
-      for (const m of batch.messages) insert.run(m.channel, m.seq, m.publishedAt, m.data);
+      for (const m of batch.messages) {
+        insert.run(m.channel, m.seq, m.publishedAt, m.data, m.publisher ?? null);
+      }
       for (const c of batch.channels) this.#upsert.run(c.name, c.epoch, c.seq, c.activeAt);
       db.exec("COMMIT");
     } catch (error) {
