@@ -113,7 +113,7 @@ export async function prepareRelay(
   const relay = new Relay(broker, {
     maxQueuedBytes: config.maxQueuedBytes,
     maxChannelsPerConnection: config.maxChannelsPerConnection,
-    presence: createPresence(config),
+    presence: createPresence(config, log),
     // No hooks, no runner: every hook check on the way is then one null test.
     hooks: hooks !== undefined && Object.values(hooks).some((hook) => hook !== undefined)
       ? new HookRunner(hooks, config.hookTimeoutMs, (message, fields) => log.error(message, fields))
@@ -360,6 +360,7 @@ async function createAuthenticator(
  */
 function createPresence(
   config: Pick<Config, "broker" | "presence" | "presenceMaxMembers" | "presenceTtlMs">,
+  log: Logger,
 ): PresenceTracker | null {
   if (config.presence.length === 0) return null;
   const maxMembers = config.presenceMaxMembers;
@@ -368,10 +369,10 @@ function createPresence(
       url: config.broker,
       maxMembers,
       ttlMs: config.presenceTtlMs,
-      onError: (error) => console.error("edge-relay: redis presence:", error.message),
+      onError: (error) => log.warn("redis presence failed", { error }),
     })
     : new MemoryPresence({ maxMembers });
-  return new PresenceTracker(store, config.presence);
+  return new PresenceTracker(store, config.presence, (message, fields) => log.error(message, fields));
 }
 
 /**

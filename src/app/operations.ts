@@ -17,6 +17,13 @@ import type { RelayEnv } from "./app.ts";
 /** Seconds a client refused during a drain is asked to wait (it should reconnect elsewhere at once). */
 export const DRAIN_RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Refusal lines written per second at most: a flood of refused upgrades (a wrong Origin in a loop, a scanner)
+ * must not become a flood of log lines filling the disk. Past it the refusals are counted (metrics count every
+ * one) and one line says how many were not logged.
+ */
+export const MAX_REFUSAL_LOG_LINES_PER_SECOND = 20;
+
 /** What the gates need. */
 export interface OperationsOptions {
   /** True from the first stop signal. */
@@ -43,6 +50,9 @@ const REASON_OF: Readonly<Record<string, RejectionReason>> = {
 /** Adds the gates as the first middleware of the app. */
 export function addOperationGates(app: Hono<RelayEnv>, options: OperationsOptions): void {
   const { draining, hostAllowed, rejections, log } = options;
+  let second = 0;
+  let lines = 0;
+  let suppressed = 0;
   const refused = (
     c: Context<RelayEnv>,
     kind: string,
@@ -51,6 +61,17 @@ export function addOperationGates(app: Hono<RelayEnv>, options: OperationsOption
     detail: string,
   ) => {
     rejections.count(reason);
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second) {
+      if (suppressed > 0) log.warn("refusals not logged (too many)", { count: suppressed, since: second });
+      second = now;
+      lines = 0;
+      suppressed = 0;
+    }
+    if (++lines > MAX_REFUSAL_LOG_LINES_PER_SECOND) {
+      suppressed++;
+      return;
+    }
     // Never the query (it may carry ?token=) nor a header value but the Origin.
     log.warn(`${kind} refused`, {
       reason,

@@ -36,7 +36,7 @@ export function addPresenceRoutes(app: Hono<RelayEnv>, options: PresenceRouteOpt
           headers: { "content-type": "application/json" },
         });
       } catch (error) {
-        console.error(`edge-relay: presence of ${channel} failed:`, error);
+        relay.reportError("presence read failed", { channel, error });
         return apiError("unavailable", `cannot read presence of ${channel} now`, { "retry-after": "1" });
       }
     };

@@ -208,7 +208,7 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
       if (this.isClosed || this.#channels.get(channel) !== ticket) return;
       this.#channels.delete(channel);
       if (this.#present!.delete(channel)) presence.leave(this, channel);
-      console.error(`edge-relay: presence in ${channel} failed:`, error);
+      this.relay.reportError("presence failed", { channel, error });
       this.reply(
         errorEnvelope({ error: ERROR_CODE.Unavailable, message: `cannot subscribe to ${channel} now` }),
       );
@@ -383,7 +383,7 @@ export class EnvelopeSession extends Session implements PresenceMemberSession {
     }, (error) => {
       this.#presenceQueries--;
       if (this.isClosed) return;
-      console.error(`edge-relay: presence of ${channel} failed:`, error);
+      this.relay.reportError("presence read failed", { channel, error });
       this.reply(
         errorEnvelope(this.#error(command, ERROR_CODE.Unavailable, `cannot read presence of ${channel} now`)),
       );

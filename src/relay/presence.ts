@@ -12,6 +12,7 @@ import { ChannelPatterns } from "../access/mod.ts";
 import { joinEnvelope, leaveEnvelope, presenceEnvelope } from "../protocol/mod.ts";
 import type { MaybePromise, PresenceAdd, PresenceChange, PresenceStore } from "../pubsub/mod.ts";
 import { randomId } from "../util/mod.ts";
+import type { ReportError } from "./fanout.ts";
 
 /** Largest user info (the `authorize` hook's `user`, as JSON) a presence entry carries, in UTF-8 bytes. */
 export const MAX_PRESENCE_INFO_BYTES = 2048;
@@ -42,9 +43,12 @@ export class PresenceTracker {
   readonly #node = randomId().slice(0, 12);
   readonly #ids = new WeakMap<PresenceMemberSession, string>();
   #next = 0;
+  /** Where a failed presence write is reported (the relay's logger). */
+  readonly #report: ReportError;
 
-  constructor(store: PresenceStore, patterns: readonly string[]) {
+  constructor(store: PresenceStore, patterns: readonly string[], report: ReportError = () => {}) {
     this.store = store;
+    this.#report = report;
     this.#patterns = new ChannelPatterns(patterns);
     store.onChange(this.#changed);
   }
@@ -134,7 +138,7 @@ export class PresenceTracker {
 
   /** A failed remove is not lost for good with Redis: the entry is no longer refreshed and expires. */
   #failedLeave(channel: string, error: unknown): void {
-    console.error(`edge-relay: presence leave of ${channel} failed (it expires instead):`, error);
+    this.#report("presence leave failed (it expires instead)", { channel, error });
   }
 
   #changed = (change: PresenceChange): void => {

@@ -102,3 +102,31 @@ describe("logs", () => {
     assert.ok(!/token=/.test(output), "a URL with ?token= appeared in the log");
   });
 });
+
+describe("a flood of refused upgrades", () => {
+  it("writes at most 20 refusal lines a second and says how many it left out; metrics count every one", async () => {
+    const relay = await startRelay(["--internal-port", "0"]);
+    try {
+      const refuse = async () => {
+        const ws = await RawWebSocket.connect(relay.port, "/ws/flood", { origin: "https://evil.example" });
+        ws.destroy();
+        assert.equal(ws.status, 403);
+      };
+      const start = Date.now();
+      for (let i = 0; i < 200; i += 20) await Promise.all(Array.from({ length: 20 }, refuse));
+      const seconds = Math.ceil((Date.now() - start) / 1000) + 1;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await refuse(); // the first refusal of a later second reports what was left out
+      const lines = relay.output().split("\n");
+      const refusals = lines.filter((l) => l.includes("upgrade refused")).length;
+      assert.ok(refusals <= 20 * (seconds + 1), `${refusals} refusal lines in about ${seconds} s`);
+      const summary = lines.find((l) => l.includes("refusals not logged"));
+      assert.ok(summary, relay.output().slice(-2000));
+      const internal = /edge-relay internal listening on (\S+)/.exec(relay.output())![1];
+      const metrics = await (await fetch(`${internal}/metrics`)).text();
+      assert.match(metrics, /edge_relay_handshake_rejections_total\{reason="origin"\} 201\n/);
+    } finally {
+      await relay.stop();
+    }
+  });
+});
