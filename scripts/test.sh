@@ -27,7 +27,7 @@ if [ -x "$BUN_BIN" ]; then
   bun_junit=()
   [ -n "${JUNIT_DIR:-}" ] && bun_junit=(--reporter=junit --reporter-outfile="$JUNIT_DIR/bun.xml")
   # A timed-out test makes bun kill every process the file started (Redis too): give slow machines room.
-  "$BUN_BIN" test --timeout 30000 "${bun_junit[@]}" tests/runtime tests/websocket tests/pubsub tests/http tests/relay tests/access tests/protocol tests/scripts \
+  "$BUN_BIN" test --timeout 30000 "${bun_junit[@]}" tests/runtime tests/websocket tests/pubsub tests/http tests/relay tests/access tests/protocol tests/scripts tests/observability \
     tests/config_test.ts tests/docs_test.ts \
     || status=1
 else
