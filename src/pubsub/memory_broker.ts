@@ -3,16 +3,8 @@
  * synchronous, so the relay's publish path never waits for a promise.
  * @module
  */
-import {
-  type Broker,
-  BrokerFullError,
-  type BrokerListener,
-  type BrokerStats,
-  checkHistoryOptions,
-  coversSince,
-  type HistoryOptions,
-  type HistoryResult,
-} from "./broker.ts";
+import type { Broker, BrokerListener, BrokerStats, HistoryOptions, HistoryResult } from "./broker.ts";
+import { type ChannelRecord, ChannelStore } from "./channel_store.ts";
 import { HistoryRing, retainedBytes } from "./history_ring.ts";
 import { type ChannelMessage, channelMessage, type ChannelState } from "./message.ts";
 import { randomId } from "../util/mod.ts";
@@ -60,24 +52,6 @@ export const MEMORY_BROKER_DEFAULTS = Object.freeze({
   maxChannels: 100_000,
 });
 
-/** One channel incarnation. */
-interface ChannelRecord extends ChannelState {
-  readonly history: HistoryRing;
-  readonly listeners: Set<BrokerListener>;
-}
-
-function checkNumber(name: string, value: number, integer: boolean, min = 0): void {
-  if (!(value >= min) || (integer && !Number.isSafeInteger(value))) {
-    throw new RangeError(`${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${value}`);
-  }
-}
-
-/** Moves `key` to the newest end of an insertion-ordered map (an LRU touch in O(1)). */
-function touch(order: Map<string, ChannelRecord>, key: string, record: ChannelRecord): void {
-  order.delete(key);
-  order.set(key, record);
-}
-
 /**
  * {@link Broker} for one node. Per channel: `seq` from 1, history as a ring of the last `historySize` messages
  * younger than `historyTtlMs`, and an epoch drawn at random when the channel is created, so a restart (a new
@@ -102,26 +76,9 @@ function touch(order: Map<string, ChannelRecord>, key: string, record: ChannelRe
  */
 export class MemoryBroker implements Broker {
   readonly nodeId: string = randomId();
-  readonly #historySize: number;
-  readonly #historyTtlMs: number;
-  readonly #sweepIntervalMs: number;
+  readonly #store: ChannelStore<ChannelRecord>;
   readonly #now: () => number;
   readonly #onError: (error: unknown, channel: string) => void;
-  readonly #maxHistoryBytes: number;
-  readonly #maxChannels: number;
-  readonly #channels = new Map<string, ChannelRecord>();
-  /** Channels without listeners, least recently active first: evicted first, for history and for the cap. */
-  readonly #idle = new Map<string, ChannelRecord>();
-  /**
-   * Channels with listeners that held history when last touched, least recently published first: evicted once
-   * no idle channel is left. May hold channels whose history expired since; eviction drops them as it meets them.
-   */
-  readonly #busyHistory = new Map<string, ChannelRecord>();
-  /** `HistoryRing.bytes` summed over every channel. */
-  #historyBytes = 0;
-  /** The epoch reported for channels that do not exist; no incarnation ever uses it. */
-  readonly #vacantEpoch = randomId();
-  #lastSweep: number;
   #published = 0;
   #closed = false;
   // Publishes made from inside a delivery wait here, so every listener sees messages in seq order.
@@ -130,46 +87,34 @@ export class MemoryBroker implements Broker {
 
   constructor(options: MemoryBrokerOptions = {}) {
     const merged = { ...MEMORY_BROKER_DEFAULTS, ...options };
-    checkNumber("historySize", merged.historySize, true);
-    checkNumber("historyTtlMs", merged.historyTtlMs, false);
-    checkNumber("sweepIntervalMs", merged.sweepIntervalMs, false);
-    checkNumber("maxHistoryBytes", merged.maxHistoryBytes, false);
-    checkNumber("maxChannels", merged.maxChannels, true, 1);
-    this.#maxHistoryBytes = merged.maxHistoryBytes;
-    this.#maxChannels = merged.maxChannels;
-    this.#historySize = merged.historySize;
-    this.#historyTtlMs = merged.historyTtlMs;
-    this.#sweepIntervalMs = merged.sweepIntervalMs;
+    const historySize = merged.historySize;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
-    this.#lastSweep = this.#now();
+    this.#store = new ChannelStore<ChannelRecord>({
+      historySize,
+      historyTtlMs: merged.historyTtlMs,
+      sweepIntervalMs: merged.sweepIntervalMs,
+      maxHistoryBytes: merged.maxHistoryBytes,
+      maxChannels: merged.maxChannels,
+      now: this.#now,
+      record: (epoch, seq) => ({ seq, epoch, history: new HistoryRing(historySize), listeners: new Set() }),
+      fullDetail: "all with subscribers",
+    });
   }
 
   publish(channel: string, data: string | Uint8Array, publisher?: string): ChannelMessage {
     this.#checkOpen();
+    const store = this.#store;
     const now = this.#now();
     const message = channelMessage(channel, 0, "", data, now, publisher);
-    const size = this.#historySize === 0 ? 0 : retainedBytes(message);
+    const size = store.historySize === 0 ? 0 : retainedBytes(message);
     // Checked before anything changes: a refused publish leaves no trace (no channel, no seq).
-    if (size > this.#maxHistoryBytes) {
-      throw new BrokerFullError(
-        "maxHistoryBytes",
-        `a message of ${size} bytes does not fit the relay's history budget of ${this.#maxHistoryBytes} bytes`,
-      );
-    }
-    const record = this.#channels.get(channel) ?? this.#create(channel);
+    if (size > store.maxHistoryBytes) throw store.tooLarge(size);
+    const record = store.channels.get(channel) ?? store.create(channel);
     message.seq = record.seq + 1;
     message.epoch = record.epoch;
     record.seq = message.seq;
-    this.#expire(record, now);
-    this.#place(channel, record);
-    if (size > 0) {
-      this.#makeRoom(size, record);
-      const before = record.history.bytes;
-      record.history.push(message);
-      this.#historyBytes += record.history.bytes - before;
-      if (record.listeners.size > 0) touch(this.#busyHistory, channel, record);
-    }
+    store.retain(channel, record, message, size, now);
     this.#published++;
     if (record.listeners.size === 0) return message;
     if (this.#delivering) {
@@ -182,7 +127,7 @@ export class MemoryBroker implements Broker {
       // Drained in order; a queued message may itself enqueue more.
       for (let i = 0; i < this.#queue.length; i++) {
         const queued = this.#queue[i];
-        const target = this.#channels.get(queued.channel);
+        const target = store.channels.get(queued.channel);
         if (target !== undefined && target.epoch === queued.epoch) this.#deliver(target, queued);
       }
     } finally {
@@ -194,41 +139,21 @@ export class MemoryBroker implements Broker {
 
   subscribe(channel: string, listener: BrokerListener): void {
     this.#checkOpen();
-    const record = this.#channels.get(channel) ?? this.#create(channel);
-    record.listeners.add(listener);
-    this.#place(channel, record);
+    this.#store.subscribe(channel, listener);
   }
 
   unsubscribe(channel: string, listener: BrokerListener): void {
-    const record = this.#channels.get(channel);
-    if (record === undefined || !record.listeners.delete(listener)) return;
-    if (!this.#reclaimIfIdle(channel, record, this.#now())) this.#place(channel, record);
+    this.#store.unsubscribe(channel, listener);
   }
 
   history(channel: string, options: HistoryOptions = {}): HistoryResult {
     this.#checkOpen();
-    checkHistoryOptions(options);
-    const since = options.since ?? 0;
-    const record = this.#channels.get(channel);
-    if (record === undefined) {
-      return { seq: 0, epoch: this.#vacantEpoch, messages: [], contiguous: since === 0 };
-    }
-    this.#expire(record, this.#now());
-    const oldest = record.history.oldestSeq ?? record.seq + 1;
-    return {
-      seq: record.seq,
-      epoch: record.epoch,
-      messages: record.history.after(since, options.limit),
-      contiguous: coversSince(since, options.epoch, record, oldest),
-    };
+    return this.#store.history(channel, options);
   }
 
   state(channel: string): ChannelState {
     this.#checkOpen();
-    const record = this.#channels.get(channel);
-    return record === undefined
-      ? { seq: 0, epoch: this.#vacantEpoch }
-      : { seq: record.seq, epoch: record.epoch };
+    return this.#store.state(channel);
   }
 
   ready(): boolean {
@@ -236,14 +161,8 @@ export class MemoryBroker implements Broker {
   }
 
   stats(): BrokerStats {
-    let retained = 0;
-    for (const record of this.#channels.values()) retained += record.history.length;
-    return {
-      channels: this.#channels.size,
-      published: this.#published,
-      retained,
-      retainedBytes: this.#historyBytes,
-    };
+    const { channels, retained, retainedBytes } = this.#store.stats();
+    return { channels, published: this.#published, retained, retainedBytes };
   }
 
   /**
@@ -251,122 +170,17 @@ export class MemoryBroker implements Broker {
    * @returns how many channels were reclaimed
    */
   sweep(): number {
-    const now = this.#now();
-    this.#lastSweep = now;
-    let reclaimed = 0;
-    // Deleting the current entry while iterating a Map is safe.
-    for (const [channel, record] of this.#channels) {
-      if (this.#reclaimIfIdle(channel, record, now)) reclaimed++;
-    }
-    return reclaimed;
+    return this.#store.sweep();
   }
 
   close(): void {
     this.#closed = true;
-    this.#channels.clear();
-    this.#idle.clear();
-    this.#busyHistory.clear();
-    this.#historyBytes = 0;
+    this.#store.clear();
     this.#queue.length = 0;
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new Error("memory broker is closed");
-  }
-
-  #create(channel: string): ChannelRecord {
-    const now = this.#now();
-    if (now - this.#lastSweep >= this.#sweepIntervalMs) this.sweep();
-    if (this.#channels.size >= this.#maxChannels) this.#evictIdleChannel(channel);
-    const record: ChannelRecord = {
-      seq: 0,
-      epoch: randomId(),
-      history: new HistoryRing(this.#historySize),
-      listeners: new Set(),
-    };
-    this.#channels.set(channel, record);
-    return record;
-  }
-
-  #expire(record: ChannelRecord, now: number): void {
-    const before = record.history.bytes;
-    // An entry expires once older than the TTL: published strictly before now - ttl.
-    record.history.dropPublishedBefore(now - this.#historyTtlMs);
-    this.#historyBytes += record.history.bytes - before;
-  }
-
-  #reclaimIfIdle(channel: string, record: ChannelRecord, now: number): boolean {
-    if (record.listeners.size > 0) return false;
-    this.#expire(record, now);
-    if (record.history.length > 0) return false;
-    this.#remove(channel);
-    return true;
-  }
-
-  /** Forgets a channel and its history. */
-  #remove(channel: string): void {
-    const record = this.#channels.get(channel);
-    if (record === undefined) return;
-    this.#historyBytes -= record.history.bytes;
-    record.history.clear();
-    this.#channels.delete(channel);
-    this.#idle.delete(channel);
-    this.#busyHistory.delete(channel);
-  }
-
-  /** Files `record` under the order its listeners call for, as the most recently active there. */
-  #place(channel: string, record: ChannelRecord): void {
-    if (record.listeners.size === 0) {
-      this.#busyHistory.delete(channel);
-      touch(this.#idle, channel, record);
-    } else {
-      this.#idle.delete(channel);
-      if (record.history.length > 0) touch(this.#busyHistory, channel, record);
-      else this.#busyHistory.delete(channel);
-    }
-  }
-
-  /** The channel cap is reached: reclaim the least recently active channel without listeners, or refuse. */
-  #evictIdleChannel(creating: string): void {
-    for (const channel of this.#idle.keys()) {
-      this.#remove(channel);
-      return;
-    }
-    throw new BrokerFullError(
-      "maxChannels",
-      `cannot create channel ${creating}: the relay holds ${this.#maxChannels} channels, all with subscribers`,
-    );
-  }
-
-  /**
-   * Evicts the oldest history until `size` more bytes fit the budget: idle channels first (reclaimed once
-   * empty), then channels with listeners, then the publishing channel's own older messages. Each message is
-   * evicted at most once, so this is O(1) amortized per publish.
-   */
-  #makeRoom(size: number, publishing: ChannelRecord): void {
-    const max = this.#maxHistoryBytes;
-    if (this.#historyBytes + size <= max) return;
-    for (const [channel, record] of this.#idle) {
-      if (record === publishing) continue;
-      this.#trim(record, size);
-      if (record.history.length === 0) this.#remove(channel); // deleting the current entry is safe
-      if (this.#historyBytes + size <= max) return;
-    }
-    for (const [channel, record] of this.#busyHistory) {
-      if (record === publishing) continue;
-      this.#trim(record, size);
-      if (record.history.length === 0) this.#busyHistory.delete(channel);
-      if (this.#historyBytes + size <= max) return;
-    }
-    this.#trim(publishing, size);
-  }
-
-  /** Drops `record`'s oldest messages until `size` more bytes fit the budget or it has none left. */
-  #trim(record: ChannelRecord, size: number): void {
-    const history = record.history;
-    while (history.length > 0 && this.#historyBytes + size > this.#maxHistoryBytes) {
-      this.#historyBytes -= history.dropOldest();
-    }
   }
 
   #deliver(record: ChannelRecord, message: ChannelMessage): void {

@@ -5,16 +5,8 @@
  * @module
  */
 import { clearImmediate, setImmediate } from "node:timers";
-import {
-  type Broker,
-  BrokerFullError,
-  type BrokerListener,
-  type BrokerStats,
-  checkHistoryOptions,
-  coversSince,
-  type HistoryOptions,
-  type HistoryResult,
-} from "../broker.ts";
+import type { Broker, BrokerListener, BrokerStats, HistoryOptions, HistoryResult } from "../broker.ts";
+import { type ChannelRecord as StoreRecord, ChannelStore, checkNumber } from "../channel_store.ts";
 import { HistoryRing, retainedBytes } from "../history_ring.ts";
 import { MEMORY_BROKER_DEFAULTS } from "../memory_broker.ts";
 import { type ChannelMessage, channelMessage, type ChannelState } from "../message.ts";
@@ -60,9 +52,7 @@ export const SQLITE_BROKER_DEFAULTS = Object.freeze({
 });
 
 /** One channel incarnation. `seq` is the last committed seq: the one state, history and resume report. */
-interface ChannelRecord extends ChannelState {
-  readonly history: HistoryRing;
-  readonly listeners: Set<BrokerListener>;
+interface ChannelRecord extends StoreRecord {
   /** Last seq handed to a publish, committed or still in the batch. */
   assigned: number;
   /** The file holds a row of this channel (loaded, or committed once). */
@@ -76,18 +66,6 @@ interface Pending {
   readonly size: number;
   readonly resolve: (message: ChannelMessage) => void;
   readonly reject: (error: Error) => void;
-}
-
-function checkNumber(name: string, value: number, integer: boolean, min = 0): void {
-  if (!(value >= min) || (integer && !Number.isSafeInteger(value))) {
-    throw new RangeError(`${name} must be ${integer ? "an integer" : "a number"} >= ${min}, got ${value}`);
-  }
-}
-
-/** Moves `key` to the newest end of an insertion-ordered map (an LRU touch in O(1)). */
-function touch(order: Map<string, ChannelRecord>, key: string, record: ChannelRecord): void {
-  order.delete(key);
-  order.set(key, record);
 }
 
 /**
@@ -116,29 +94,20 @@ function touch(order: Map<string, ChannelRecord>, key: string, record: ChannelRe
 export class SqliteBroker implements Broker {
   readonly nodeId: string = randomId();
   readonly path: string;
-  readonly #historySize: number;
   readonly #historyTtlMs: number;
-  readonly #sweepIntervalMs: number;
-  readonly #maxHistoryBytes: number;
   readonly #maxChannels: number;
   readonly #readyProbeIntervalMs: number;
   readonly #now: () => number;
   readonly #onError: (error: unknown, channel: string) => void;
   readonly #onReadyChange: (ready: boolean, detail: string) => void;
+  /** The channels in memory, as in the memory broker (same rings, eviction order and bounds). */
+  readonly #channels: ChannelStore<ChannelRecord>;
   readonly #store: SqliteStore;
-  readonly #channels = new Map<string, ChannelRecord>();
-  /** Channels without listeners, least recently active first (as in the memory broker). */
-  readonly #idle = new Map<string, ChannelRecord>();
-  /** Channels with listeners that held history when last touched, least recently published first. */
-  readonly #busyHistory = new Map<string, ChannelRecord>();
-  readonly #vacantEpoch = randomId();
   /** Channels to delete from the file, then the first seq to keep per trimmed channel: the next write does it. */
   readonly #drops = new Set<string>();
   readonly #trims = new Map<string, number>();
   #pending: Pending[] = [];
   #flushHandle: ReturnType<typeof setImmediate> | undefined;
-  #historyBytes = 0;
-  #lastSweep: number;
   #published = 0;
   #ready = true;
   #lastProbe = 0;
@@ -147,23 +116,33 @@ export class SqliteBroker implements Broker {
   /** Opens (or creates) the file and reads it back. Throws a `SqliteOpenError` naming the path if it cannot. */
   constructor(options: SqliteBrokerOptions) {
     const merged = { ...SQLITE_BROKER_DEFAULTS, ...options };
-    checkNumber("historySize", merged.historySize, true);
-    checkNumber("historyTtlMs", merged.historyTtlMs, false);
-    checkNumber("sweepIntervalMs", merged.sweepIntervalMs, false);
-    checkNumber("maxHistoryBytes", merged.maxHistoryBytes, false);
-    checkNumber("maxChannels", merged.maxChannels, true, 1);
+    this.#now = options.now ?? Date.now;
+    this.#channels = new ChannelStore<ChannelRecord>({
+      historySize: merged.historySize,
+      historyTtlMs: merged.historyTtlMs,
+      sweepIntervalMs: merged.sweepIntervalMs,
+      maxHistoryBytes: merged.maxHistoryBytes,
+      maxChannels: merged.maxChannels,
+      now: this.#now,
+      record: (epoch, seq) => this.#record(epoch, seq),
+      fullDetail: "all in use",
+      pending: (record) => record.assigned !== record.seq,
+      onTrimmed: (channel, record) => this.#trimmed(channel, record),
+      onRemoved: (channel, record) => {
+        this.#trims.delete(channel);
+        if (record.stored) {
+          this.#drops.add(channel);
+          this.#schedule();
+        }
+      },
+    });
     checkNumber("maxDatabaseBytes", merged.maxDatabaseBytes, false, 1);
     this.path = options.path;
-    this.#historySize = merged.historySize;
     this.#historyTtlMs = merged.historyTtlMs;
-    this.#sweepIntervalMs = merged.sweepIntervalMs;
-    this.#maxHistoryBytes = merged.maxHistoryBytes;
     this.#maxChannels = merged.maxChannels;
     this.#readyProbeIntervalMs = merged.readyProbeIntervalMs;
-    this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? (() => {});
     this.#onReadyChange = options.onReadyChange ?? (() => {});
-    this.#lastSweep = this.#now();
     this.#store = new SqliteStore(
       openDatabase(options.path, {
         maxDatabaseBytes: merged.maxDatabaseBytes,
@@ -175,20 +154,14 @@ export class SqliteBroker implements Broker {
 
   publish(channel: string, data: string | Uint8Array, publisher?: string): Promise<ChannelMessage> {
     if (this.#closed) return Promise.reject(new Error("sqlite broker is closed"));
+    const channels = this.#channels;
     const message = channelMessage(channel, 0, "", data, this.#now(), publisher);
-    const size = this.#historySize === 0 ? 0 : retainedBytes(message);
+    const size = channels.historySize === 0 ? 0 : retainedBytes(message);
     // Checked before anything changes: a refused publish leaves no trace (no channel, no seq).
-    if (size > this.#maxHistoryBytes) {
-      return Promise.reject(
-        new BrokerFullError(
-          "maxHistoryBytes",
-          `a message of ${size} bytes does not fit the relay's history budget of ${this.#maxHistoryBytes} bytes`,
-        ),
-      );
-    }
+    if (size > channels.maxHistoryBytes) return Promise.reject(channels.tooLarge(size));
     let record: ChannelRecord;
     try {
-      record = this.#channels.get(channel) ?? this.#create(channel);
+      record = channels.channels.get(channel) ?? channels.create(channel);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -202,41 +175,21 @@ export class SqliteBroker implements Broker {
 
   subscribe(channel: string, listener: BrokerListener): void {
     this.#checkOpen();
-    const record = this.#channels.get(channel) ?? this.#create(channel);
-    record.listeners.add(listener);
-    this.#place(channel, record);
+    this.#channels.subscribe(channel, listener);
   }
 
   unsubscribe(channel: string, listener: BrokerListener): void {
-    const record = this.#channels.get(channel);
-    if (record === undefined || !record.listeners.delete(listener)) return;
-    if (!this.#reclaimIfIdle(channel, record, this.#now())) this.#place(channel, record);
+    this.#channels.unsubscribe(channel, listener);
   }
 
   history(channel: string, options: HistoryOptions = {}): HistoryResult {
     this.#checkOpen();
-    checkHistoryOptions(options);
-    const since = options.since ?? 0;
-    const record = this.#channels.get(channel);
-    if (record === undefined) {
-      return { seq: 0, epoch: this.#vacantEpoch, messages: [], contiguous: since === 0 };
-    }
-    this.#expire(channel, record, this.#now());
-    const oldest = record.history.oldestSeq ?? record.seq + 1;
-    return {
-      seq: record.seq,
-      epoch: record.epoch,
-      messages: record.history.after(since, options.limit),
-      contiguous: coversSince(since, options.epoch, record, oldest),
-    };
+    return this.#channels.history(channel, options);
   }
 
   state(channel: string): ChannelState {
     this.#checkOpen();
-    const record = this.#channels.get(channel);
-    return record === undefined
-      ? { seq: 0, epoch: this.#vacantEpoch }
-      : { seq: record.seq, epoch: record.epoch };
+    return this.#channels.state(channel);
   }
 
   /** False after a failed write until a write succeeds; while false, probes storage at most once a second. */
@@ -256,25 +209,13 @@ export class SqliteBroker implements Broker {
   }
 
   stats(): BrokerStats {
-    let retained = 0;
-    for (const record of this.#channels.values()) retained += record.history.length;
-    return {
-      channels: this.#channels.size,
-      published: this.#published,
-      retained,
-      retainedBytes: this.#historyBytes,
-    };
+    const { channels, retained, retainedBytes } = this.#channels.stats();
+    return { channels, published: this.#published, retained, retainedBytes };
   }
 
   /** Drops expired history everywhere and reclaims idle channels left empty. @returns how many were reclaimed */
   sweep(): number {
-    const now = this.#now();
-    this.#lastSweep = now;
-    let reclaimed = 0;
-    for (const [channel, record] of this.#channels) {
-      if (this.#reclaimIfIdle(channel, record, now)) reclaimed++;
-    }
-    return reclaimed;
+    return this.#channels.sweep();
   }
 
   /** Writes what is queued (acknowledging it), then releases the file. Later calls fail. */
@@ -285,9 +226,6 @@ export class SqliteBroker implements Broker {
     this.#closed = true;
     this.#store.close();
     this.#channels.clear();
-    this.#idle.clear();
-    this.#busyHistory.clear();
-    this.#historyBytes = 0;
   }
 
   #checkOpen(): void {
@@ -341,7 +279,7 @@ export class SqliteBroker implements Broker {
     });
     for (const { record, message, reject } of batch) {
       record.assigned = record.seq;
-      this.#place(message.channel, record); // a channel created by the failed publish becomes reclaimable
+      this.#channels.place(message.channel, record); // a channel created by the failed publish becomes reclaimable
       reject(refusal);
     }
   }
@@ -350,7 +288,7 @@ export class SqliteBroker implements Broker {
     const channel = message.channel;
     record.seq = message.seq;
     record.stored = true;
-    this.#retain(channel, record, message, size, message.publishedAt);
+    this.#channels.retain(channel, record, message, size, message.publishedAt);
     this.#published++;
     for (const listener of record.listeners) {
       try {
@@ -376,20 +314,19 @@ export class SqliteBroker implements Broker {
       if (i < excess) return void this.#drops.add(row.name);
       const record = this.#record(row.epoch, row.seq);
       record.stored = true;
-      this.#channels.set(row.name, record);
-      this.#idle.set(row.name, record);
+      this.#channels.adopt(row.name, record);
     });
     const cutoff = now - this.#historyTtlMs;
     const last = new Map<string, number>();
     const skipped = new Set<string>();
     for (const row of this.#store.messages()) {
-      const record = this.#channels.get(row.channel);
+      const record = this.#channels.channels.get(row.channel);
       if (record === undefined) {
         this.#drops.add(row.channel);
         continue;
       }
       const message: ChannelMessage = { ...row, epoch: record.epoch };
-      const size = this.#historySize === 0 ? 0 : retainedBytes(message);
+      const size = this.#channels.historySize === 0 ? 0 : retainedBytes(message);
       // Expired, beyond the channel's seq, or out of order: rows a crash left before their trim was written.
       if (
         row.publishedAt < cutoff || row.seq > record.seq || row.seq <= (last.get(row.channel) ?? 0) ||
@@ -399,10 +336,10 @@ export class SqliteBroker implements Broker {
         continue;
       }
       last.set(row.channel, row.seq);
-      this.#retain(row.channel, record, message, size, now);
+      this.#channels.retain(row.channel, record, message, size, now);
     }
     for (const channel of skipped) {
-      const record = this.#channels.get(channel);
+      const record = this.#channels.channels.get(channel);
       if (record !== undefined) this.#trimmed(channel, record);
     }
     this.#flush(); // writes the deletions now; a failure shows as not ready, as for any write
@@ -414,33 +351,9 @@ export class SqliteBroker implements Broker {
       epoch,
       assigned: seq,
       stored: false,
-      history: new HistoryRing(this.#historySize),
+      history: new HistoryRing(this.#channels.historySize),
       listeners: new Set(),
     };
-  }
-
-  #create(channel: string): ChannelRecord {
-    const now = this.#now();
-    if (now - this.#lastSweep >= this.#sweepIntervalMs) this.sweep();
-    if (this.#channels.size >= this.#maxChannels) this.#evictIdleChannel(channel);
-    const record = this.#record(randomId(), 0);
-    this.#channels.set(channel, record);
-    return record;
-  }
-
-  /** Keeps a committed message: expiry, eviction to fit the budget, the ring (as the memory broker's publish). */
-  #retain(channel: string, record: ChannelRecord, message: ChannelMessage, size: number, now: number): void {
-    this.#expire(channel, record, now);
-    this.#place(channel, record);
-    if (size === 0) return;
-    this.#makeRoom(size, channel, record);
-    const history = record.history;
-    const before = history.bytes;
-    const full = history.length === history.capacity;
-    history.push(message);
-    this.#historyBytes += history.bytes - before;
-    if (full) this.#trimmed(channel, record);
-    if (record.listeners.size > 0) touch(this.#busyHistory, channel, record);
   }
 
   /** `record` lost its oldest messages in memory: the next write deletes them from the file. */
@@ -448,96 +361,5 @@ export class SqliteBroker implements Broker {
     if (!record.stored) return;
     this.#trims.set(channel, record.history.oldestSeq ?? record.seq + 1);
     this.#schedule();
-  }
-
-  #expire(channel: string, record: ChannelRecord, now: number): void {
-    const before = record.history.bytes;
-    // An entry expires once older than the TTL: published strictly before now - ttl.
-    if (record.history.dropPublishedBefore(now - this.#historyTtlMs) === 0) return;
-    this.#historyBytes += record.history.bytes - before;
-    this.#trimmed(channel, record);
-  }
-
-  /** Idle: no listener and no publish waiting to commit (a channel is never reclaimed under a pending seq). */
-  #isIdle(record: ChannelRecord): boolean {
-    return record.listeners.size === 0 && record.assigned === record.seq;
-  }
-
-  #reclaimIfIdle(channel: string, record: ChannelRecord, now: number): boolean {
-    if (!this.#isIdle(record)) return false;
-    this.#expire(channel, record, now);
-    if (record.history.length > 0) return false;
-    this.#remove(channel);
-    return true;
-  }
-
-  /** Forgets a channel and its history, here and (at the next write) in the file. */
-  #remove(channel: string): void {
-    const record = this.#channels.get(channel);
-    if (record === undefined) return;
-    this.#historyBytes -= record.history.bytes;
-    record.history.clear();
-    this.#channels.delete(channel);
-    this.#idle.delete(channel);
-    this.#busyHistory.delete(channel);
-    this.#trims.delete(channel);
-    if (record.stored) {
-      this.#drops.add(channel);
-      this.#schedule();
-    }
-  }
-
-  /** Files `record` under the order its listeners call for, as the most recently active there. */
-  #place(channel: string, record: ChannelRecord): void {
-    if (record.listeners.size === 0) {
-      this.#busyHistory.delete(channel);
-      touch(this.#idle, channel, record);
-    } else {
-      this.#idle.delete(channel);
-      if (record.history.length > 0) touch(this.#busyHistory, channel, record);
-      else this.#busyHistory.delete(channel);
-    }
-  }
-
-  /** The channel cap is reached: reclaim the least recently active idle channel, or refuse. */
-  #evictIdleChannel(creating: string): void {
-    for (const [channel, record] of this.#idle) {
-      if (!this.#isIdle(record)) continue;
-      this.#remove(channel);
-      return;
-    }
-    throw new BrokerFullError(
-      "maxChannels",
-      `cannot create channel ${creating}: the relay holds ${this.#maxChannels} channels, all in use`,
-    );
-  }
-
-  /** Evicts the oldest history until `size` more bytes fit the budget, in the memory broker's order. */
-  #makeRoom(size: number, publishingChannel: string, publishing: ChannelRecord): void {
-    const max = this.#maxHistoryBytes;
-    if (this.#historyBytes + size <= max) return;
-    for (const [channel, record] of this.#idle) {
-      if (record === publishing) continue;
-      this.#trim(channel, record, size);
-      if (record.history.length === 0 && this.#isIdle(record)) this.#remove(channel);
-      if (this.#historyBytes + size <= max) return;
-    }
-    for (const [channel, record] of this.#busyHistory) {
-      if (record === publishing) continue;
-      this.#trim(channel, record, size);
-      if (record.history.length === 0) this.#busyHistory.delete(channel);
-      if (this.#historyBytes + size <= max) return;
-    }
-    this.#trim(publishingChannel, publishing, size);
-  }
-
-  /** Drops `record`'s oldest messages until `size` more bytes fit the budget or it has none left. */
-  #trim(channel: string, record: ChannelRecord, size: number): void {
-    const history = record.history;
-    const before = history.length;
-    while (history.length > 0 && this.#historyBytes + size > this.#maxHistoryBytes) {
-      this.#historyBytes -= history.dropOldest();
-    }
-    if (history.length !== before) this.#trimmed(channel, record);
   }
 }
