@@ -8,28 +8,19 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Server } from "node:http";
+import type { BrowserContext, Page } from "playwright-core";
 import { type RelayProcess, startRelay } from "../support/relay_process.ts";
+import {
+  browserUnavailable,
+  type ChromiumContext,
+  launchChromiumContext,
+  servePage,
+} from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** Every browser step (launch, navigation, a WebSocket attempt) is bounded by this. */
 const STEP_MS = 15_000;
 
-/** Installs Chromium when missing; the reason to skip when it cannot be. */
-function browserUnavailable(): string | false {
-  const script = fileURLToPath(new URL("../../scripts/setup_browser.sh", import.meta.url));
-  const setup = spawnSync("bash", [script], { encoding: "utf8", timeout: 600_000 });
-  if (setup.status === 0) return false;
-  return `Chromium cannot be installed: ${
-    (setup.stderr || setup.error?.message || "").trim().split("\n").at(-1)
-  }`;
-}
 const skip = browserUnavailable();
 
 /** What the page saw, in order: `open`, `message:<data>`, `error`, `close:<code>`, or `timeout`. */
@@ -60,64 +51,39 @@ tryWebSocket(params.get("ws"), params.get("message"), ${
 }).then((events) => window.attempt = events);
 </script>`;
 
-function startPageServer(): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.url?.startsWith("/page")) {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      response.end(PAGE);
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
 describe("Origin policy in headless Chromium", { skip }, () => {
   let pages: Server;
   let pagePort: number;
   let open: RelayProcess;
   let listed: RelayProcess;
+  let chromium: ChromiumContext;
   let context: BrowserContext;
-  let profile: string;
   let channel = 0;
   /** Messages Chromium printed to the page console (its WebSocket handshake errors land there). */
   const consoleLines: string[] = [];
 
   before(async () => {
-    pages = await startPageServer();
+    pages = await servePage(PAGE);
     pagePort = (pages.address() as { port: number }).port;
     [open, listed] = await Promise.all([
       startRelay(),
       startRelay(["--allowed-origins", `http://127.0.0.1:${pagePort}`]),
     ]);
-    profile = await mkdtemp(join(tmpdir(), "edge-relay-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_MS,
+    chromium = await launchChromiumContext(STEP_MS, {
+      profilePrefix: "edge-relay-chromium-",
       // The relay's responses carry `default-src 'none'` (they are data, never documents), which would also
       // forbid the WebSocket from the /healthz "page" that stands in for a same-origin page; the Origin
       // policy, not CSP, is under test here.
       bypassCSP: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      args: ["--disable-quic"],
     });
-    context.setDefaultTimeout(STEP_MS);
+    context = chromium.context;
   });
 
   after(async () => {
-    await context?.close();
+    await chromium?.close();
     await Promise.all([open?.stop(), listed?.stop()]);
     await new Promise((resolve) => pages ? pages.close(resolve) : resolve(undefined));
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   async function newPage(): Promise<Page> {

@@ -8,26 +8,11 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium } from "playwright-core";
 import { type RelayProcess, startRelay } from "../support/relay_process.ts";
+import { browserUnavailable, type ChromiumContext, launchChromiumContext } from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const STEP_MS = 15_000;
 
-/** Installs Chromium when missing; the reason to skip when it cannot be. */
-function browserUnavailable(): string | false {
-  const script = fileURLToPath(new URL("../../scripts/setup_browser.sh", import.meta.url));
-  const setup = spawnSync("bash", [script], { encoding: "utf8", timeout: 600_000 });
-  if (setup.status === 0) return false;
-  return `Chromium cannot be installed: ${
-    (setup.stderr || setup.error?.message || "").trim().split("\n").at(-1)
-  }`;
-}
 const skip = browserUnavailable();
 
 /** Runs in the page: two sockets on one channel; `a` sends the chat, `b` collects it. */
@@ -55,40 +40,25 @@ const CHAT = `async (url) => {
 
 describe("permessage-deflate in headless Chromium", { skip }, () => {
   let relay: RelayProcess;
-  let context: BrowserContext;
-  let profile: string;
+  let chromium: ChromiumContext;
 
   before(async () => {
     relay = await startRelay(["--deflate"]);
-    profile = await mkdtemp(join(tmpdir(), "edge-relay-chromium-deflate-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_MS,
+    chromium = await launchChromiumContext(STEP_MS, {
+      profilePrefix: "edge-relay-chromium-deflate-",
       // The relay's own /healthz stands in for a page of its origin; its `default-src 'none'` CSP would
       // forbid the WebSocket, and CSP is not what is under test.
       bypassCSP: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
     });
-    context.setDefaultTimeout(STEP_MS);
   });
 
   after(async () => {
-    await context?.close();
+    await chromium?.close();
     await relay?.stop();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it("negotiates permessage-deflate with Chromium's own offer and carries a compressed chat intact", async () => {
-    const page = await context.newPage();
+    const page = await chromium.context.newPage();
     try {
       await page.goto(`${relay.url}/healthz`);
       const result = await page.evaluate(`(${CHAT})(${JSON.stringify(`${relay.wsUrl}/ws/browser-chat`)})`);

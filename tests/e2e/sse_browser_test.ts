@@ -12,17 +12,17 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Server } from "node:http";
+import type { BrowserContext, Page } from "playwright-core";
 import { type RelayProcess, startRelay } from "../support/relay_process.ts";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
+import {
+  browserUnavailable,
+  type ChromiumContext,
+  launchChromiumContext,
+  servePage,
+} from "../support/chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 /** Every browser step (launch, navigation, waiting for the page's events) is bounded by this. */
 const STEP_MS = 15_000;
 /** The whole scenario's budget: a reconnect that does not come fails the test well before a suite timeout. */
@@ -31,15 +31,6 @@ const SCENARIO_MS = 30_000;
 /** Tries to start the replacement relay on the dropped relay's port this many times. */
 const PORT_ATTEMPTS = 5;
 
-/** Installs Chromium when missing; the reason to skip when it cannot be. */
-function browserUnavailable(): string | false {
-  const script = fileURLToPath(new URL("../../scripts/setup_browser.sh", import.meta.url));
-  const setup = spawnSync("bash", [script], { encoding: "utf8", timeout: 600_000 });
-  if (setup.status === 0) return false;
-  return `Chromium cannot be installed: ${
-    (setup.stderr || setup.error?.message || "").trim().split("\n").at(-1)
-  }`;
-}
 const skip = browserUnavailable();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -83,18 +74,6 @@ source.addEventListener("subscribed", record("subscribed"));
 source.addEventListener("message", record("message"));
 </script>`;
 
-function startPageServer(): Promise<Server> {
-  const server = createServer((request, response) => {
-    if (request.url?.startsWith("/page")) {
-      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-      response.end(PAGE);
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
-
 describe("EventSource in headless Chromium reconnects by itself and resumes", { skip }, () => {
   let redis: RedisServer;
   let pages: Server;
@@ -103,8 +82,8 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
   let reader: RelayProcess | undefined;
   /** A second node on the same Redis that publishes while the reader's port is closed. */
   let publisher: RelayProcess;
+  let chromium: ChromiumContext;
   let context: BrowserContext;
-  let profile: string;
 
   /**
    * Starts a node on the shared Redis, on `port` (0: any), and waits until its broker is connected. A given
@@ -137,33 +116,18 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
 
   before(async () => {
     redis = await startRedis();
-    pages = await startPageServer();
+    pages = await servePage(PAGE);
     pageOrigin = `http://127.0.0.1:${(pages.address() as { port: number }).port}`;
     [reader, publisher] = await Promise.all([startNode(), startNode()]);
-    profile = await mkdtemp(join(tmpdir(), "edge-relay-chromium-sse-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: STEP_MS,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    context.setDefaultTimeout(STEP_MS);
+    chromium = await launchChromiumContext(STEP_MS, { profilePrefix: "edge-relay-chromium-sse-" });
+    context = chromium.context;
   });
 
   after(async () => {
-    await context?.close();
+    await chromium?.close();
     await Promise.all([reader?.stop(), publisher?.stop()]);
     await new Promise((resolve) => pages ? pages.close(resolve) : resolve(undefined));
     await redis?.stop();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   async function publish(channel: string, text: string): Promise<number> {

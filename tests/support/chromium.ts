@@ -5,10 +5,23 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:http";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 const CHROMIUM = "/usr/bin/chromium";
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
 
 /** Installs Chromium when missing; the reason to skip when it cannot be. */
 export function browserUnavailable(): string | false {
@@ -26,16 +39,60 @@ export function launchChromium(stepMs: number): Promise<Browser> {
     executablePath: CHROMIUM,
     headless: true,
     timeout: stepMs,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
+    args: ARGS,
   });
+}
+
+/** A persistent Chromium context in a fresh temporary profile; `close` also deletes the profile. */
+export interface ChromiumContext {
+  readonly context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches headless Chromium with its own temporary profile (`profilePrefix` names the directory); every step
+ * of its pages is bounded by `stepMs`. `bypassCSP` lets a relay response (CSP `default-src 'none'`) stand in
+ * for a page of the relay's origin; `args` are added to the usual flags.
+ */
+export async function launchChromiumContext(
+  stepMs: number,
+  options: { profilePrefix: string; bypassCSP?: boolean; args?: string[] },
+): Promise<ChromiumContext> {
+  const profile = await mkdtemp(join(tmpdir(), options.profilePrefix));
+  let context: BrowserContext;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: stepMs,
+      bypassCSP: options.bypassCSP ?? false,
+      args: [...ARGS, ...(options.args ?? [])],
+    });
+  } catch (error) {
+    await rm(profile, { recursive: true, force: true });
+    throw error;
+  }
+  context.setDefaultTimeout(stepMs);
+  return {
+    context,
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Serves `html` at every path starting with `/page` (404 elsewhere) on 127.0.0.1: a page of another origin. */
+export function servePage(html: string): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.url?.startsWith("/page")) {
+      response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+      response.end(html);
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
 /** What went wrong on a page: console errors, uncaught errors, CSP violations. */
