@@ -32,8 +32,15 @@ export interface ClientPolicy {
   name: string;
 }
 
-/** ioredis options shared by both connections. */
-function options(endpoint: RedisEndpoint, policy: ClientPolicy): RedisOptions {
+/**
+ * ioredis options every relay connection to `endpoint` shares (the broker's and presence's): where to connect,
+ * the name shown in `CLIENT LIST`, and reconnecting forever: 100, 200, 400, … ms, capped at `reconnectMaxDelayMs`.
+ */
+export function endpointOptions(
+  endpoint: RedisEndpoint,
+  name: string,
+  reconnectMaxDelayMs: number,
+): RedisOptions {
   return {
     host: endpoint.host,
     port: endpoint.port,
@@ -41,15 +48,21 @@ function options(endpoint: RedisEndpoint, policy: ClientPolicy): RedisOptions {
     password: endpoint.password,
     db: endpoint.db,
     tls: endpoint.tls ? {} : undefined,
-    connectionName: policy.name,
+    connectionName: name,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 16), reconnectMaxDelayMs),
+  };
+}
+
+/** ioredis options shared by both connections of the broker. */
+function options(endpoint: RedisEndpoint, policy: ClientPolicy): RedisOptions {
+  return {
+    ...endpointOptions(endpoint, policy.name, policy.reconnectMaxDelayMs),
     connectTimeout: policy.connectTimeoutMs,
     // Fail fast while disconnected instead of queueing without bound.
     enableOfflineQueue: false,
     // A command in flight when the connection dropped may or may not have run: fail it, never send it twice.
     autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 0,
-    // Reconnect forever: 100, 200, 400, … ms, capped.
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 16), policy.reconnectMaxDelayMs),
   };
 }
 

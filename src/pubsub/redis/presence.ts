@@ -22,7 +22,7 @@
  * sweep's run time). Every script reads the time from Redis (`TIME`), so the nodes' clocks do not matter.
  * @module
  */
-import { Redis, type RedisOptions } from "ioredis";
+import { Redis } from "ioredis";
 import {
   DEFAULT_PRESENCE_MAX_MEMBERS,
   type PresenceAdd,
@@ -32,6 +32,7 @@ import {
   type PresenceStore,
 } from "../presence.ts";
 import { parseRedisUrl } from "./url.ts";
+import { endpointOptions } from "./clients.ts";
 
 /** Defaults of {@link RedisPresenceOptions}. */
 export const REDIS_PRESENCE_DEFAULTS = {
@@ -203,17 +204,11 @@ export class RedisPresence implements PresenceStore {
     this.ttlMs = options.ttlMs ?? REDIS_PRESENCE_DEFAULTS.ttlMs;
     this.#prefix = options.keyPrefix ?? REDIS_PRESENCE_DEFAULTS.keyPrefix;
     this.#onError = options.onError ?? (() => {});
-    const base: RedisOptions = {
-      host: endpoint.host,
-      port: endpoint.port,
-      username: endpoint.username,
-      password: endpoint.password,
-      db: endpoint.db,
-      tls: endpoint.tls ? {} : undefined,
-      connectionName: "edge-relay-presence",
-      retryStrategy: (times: number) =>
-        Math.min(50 * 2 ** Math.min(times, 16), REDIS_PRESENCE_DEFAULTS.reconnectMaxDelayMs),
-    };
+    const base = endpointOptions(
+      endpoint,
+      "edge-relay-presence",
+      REDIS_PRESENCE_DEFAULTS.reconnectMaxDelayMs,
+    );
     // Commands fail at once while Redis is away (no queue grows); the subscriber resubscribes by itself.
     this.#cmd = new Redis({
       ...base,
