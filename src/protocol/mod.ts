@@ -17,6 +17,7 @@ export {
   sseEvent,
   sseIdBlock,
   sseRetry,
+  sseRetryLine,
   streamId,
   type StreamPosition,
 } from "./sse.ts";

@@ -56,6 +56,15 @@ export function sseIdBlock(id: string): string {
   return `id: ${id}\n\n`;
 }
 
+/**
+ * A `retry:` line without the blank line that would end a block: written first on a stream, it joins the
+ * stream's first event (`subscribed`), so even a client that treats every block as an event sees that event
+ * first (HTML's EventSource dispatches no event for a block without data anyway).
+ */
+export function sseRetryLine(ms: number): string {
+  return `retry: ${Math.max(0, Math.floor(ms))}\n`;
+}
+
 /** A `retry:` block: how long the client waits before it reconnects, in ms. */
 export function sseRetry(ms: number): string {
   return `retry: ${Math.max(0, Math.floor(ms))}\n\n`;

@@ -6,7 +6,14 @@
  */
 import { frameChunk, type RequestInfo, type ResponseStream, type StreamTaker } from "../http/mod.ts";
 import { type ChannelMessage, perMessage } from "../pubsub/mod.ts";
-import { messageEnvelope, positionId, sseComment, sseEvent, sseRetry } from "../protocol/mod.ts";
+import {
+  messageEnvelope,
+  positionId,
+  sseComment,
+  sseEvent,
+  sseRetry,
+  sseRetryLine,
+} from "../protocol/mod.ts";
 import {
   END_REASON,
   type EndReason,
@@ -61,6 +68,10 @@ export const SSE_MANY_WIRE: Wire = Object.freeze({
 });
 
 const RETRY_CHUNK = chunkOf(sseRetry(SSE_RETRY_MS));
+/** How long after the response head a stream's first events are written, in ms (see `SseLink.open`). */
+const FIRST_EVENTS_DELAY_MS = 10;
+/** The opening `retry:` line, part of the stream's first event. */
+const OPENING_RETRY_CHUNK = chunkOf(sseRetryLine(SSE_RETRY_MS));
 const KEEPALIVE_TEXT = sseComment("keep-alive");
 
 /** Options of {@link SseTransport}. */
@@ -135,15 +146,25 @@ class SseLink implements StreamTaker, Outbound {
 
   open(stream: ResponseStream): void {
     this.#stream = stream;
-    // First, so even a client that gets nothing else knows how soon to come back.
-    stream.write(RETRY_CHUNK);
+    // First, so even a client that gets nothing else knows how soon to come back; no blank line after it, so
+    // it belongs to the first event the session writes (`subscribed`) rather than being a block of its own.
+    stream.write(OPENING_RETRY_CHUNK);
     this.#transport.opened(this);
+    // The response head goes out on its own first, the events a moment later: a minimal client that reads the
+    // head with one `recv` and only decodes later reads would otherwise hold the first events unseen until
+    // more bytes come (a keep-alive, 15 s later). Subscribing a few ms later loses nothing: a resume replays
+    // from `since`, and a fresh subscription starts at the channel's latest seq either way.
+    setTimeout(this.#start, FIRST_EVENTS_DELAY_MS);
+  }
+
+  #start = (): void => {
+    if (this.#closed || this.#ended) return;
     const wire = this.#channels.length > 1 ? SSE_MANY_WIRE : SSE_WIRE;
     const session = new EventStreamSession(this.#transport.relay, this, wire, this.#policy, this.#channels);
     this.#session = session;
     // The connection may have closed while the session wrote its first events.
     if (this.#closed) session.closed();
-  }
+  };
 
   closed(): void {
     if (this.#closed) return;
