@@ -27,6 +27,8 @@ export interface RelayProcess {
   output(): string;
   /** SIGTERM, wait up to 5 s, then SIGKILL. Resolves with the exit code (null if killed). */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Resolves with the exit code (null if killed) once the process ends, without signalling it. */
+  readonly exited: Promise<number | null>;
 }
 
 /** A started child process, whichever runtime drives the tests. */
@@ -106,6 +108,7 @@ export function startRelay(
           wsUrl: `${scheme === "https" ? "wss" : "ws"}://${host}:${port}`,
           pid: child.pid,
           output: () => out,
+          exited: child.exited,
           async stop(signal: NodeJS.Signals = "SIGTERM") {
             if (exitCode !== undefined) return exitCode;
             child.kill(signal);
