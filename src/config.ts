@@ -483,7 +483,7 @@ export function parseConfig(
 export interface RelayConfigOptions {
   port?: number | string;
   host?: string;
-  /** The same as `host` (the name `Deno.serve` and `Bun.serve` use); give one of them. */
+  /** The same as `host` (the name the runtimes' own serve functions use); give one of them. */
   hostname?: string;
   tlsCert?: string | null;
   tlsKey?: string | null;

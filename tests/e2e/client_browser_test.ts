@@ -12,12 +12,11 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { Browser, Page } from "playwright-core";
-import { type RelayProcess, startRelay } from "../support/relay_process.ts";
+import { publishText, type RelayProcess, startReadyRelay } from "../support/relay_process.ts";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import { browserUnavailable, launchChromium, watchPage } from "../support/chromium.ts";
 
 const STEP_MS = 15_000;
-const PORT_ATTEMPTS = 5;
 const skip = browserUnavailable();
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -54,28 +53,8 @@ describe("/client.js in headless Chromium resumes across a relay restart", { ski
   let publisher: RelayProcess;
   let browser: Browser;
 
-  async function startNode(port = 0): Promise<RelayProcess> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        const node = await startRelay([
-          "--broker",
-          redis.url,
-          "--allowed-origins",
-          pageOrigin,
-          "--port",
-          String(port),
-        ]);
-        for (let i = 0; (await fetch(`${node.url}/readyz`)).status !== 200; i++) {
-          if (i > 200) throw new Error("broker not ready");
-          await sleep(25);
-        }
-        return node;
-      } catch (error) {
-        if (port === 0 || attempt === PORT_ATTEMPTS) throw error;
-        await sleep(200);
-      }
-    }
-  }
+  const startNode = (port = 0) =>
+    startReadyRelay(["--broker", redis.url, "--allowed-origins", pageOrigin], port);
 
   before(async () => {
     redis = await startRedis();
@@ -96,15 +75,7 @@ describe("/client.js in headless Chromium resumes across a relay restart", { ski
     await redis?.stop();
   });
 
-  async function publish(text: string): Promise<number> {
-    const response = await fetch(`${publisher.url}/channels/news/messages`, {
-      method: "POST",
-      headers: { "content-type": "text/plain" },
-      body: text,
-    });
-    assert.equal(response.status, 200);
-    return (await response.json()).seq;
-  }
+  const publish = (text: string) => publishText(publisher, "news", text);
 
   const seen = (p: Page) => p.evaluate(() => (globalThis as unknown as { seen: Seen[] }).seen);
 

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { Server } from "node:http";
 import type { BrowserContext, Page } from "playwright-core";
-import { type RelayProcess, startRelay } from "../support/relay_process.ts";
+import { publishText, type RelayProcess, startReadyRelay } from "../support/relay_process.ts";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import {
   browserUnavailable,
@@ -29,7 +29,6 @@ const STEP_MS = 15_000;
 const SCENARIO_MS = 30_000;
 
 /** Tries to start the replacement relay on the dropped relay's port this many times. */
-const PORT_ATTEMPTS = 5;
 
 const skip = browserUnavailable();
 
@@ -85,34 +84,9 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
   let chromium: ChromiumContext;
   let context: BrowserContext;
 
-  /**
-   * Starts a node on the shared Redis, on `port` (0: any), and waits until its broker is connected. A given
-   * port is tried a few times: while it was free, another process's outgoing connection may have taken it
-   * as its local port for a moment (the page's `EventSource` keeps retrying meanwhile).
-   */
-  async function startNode(port = 0): Promise<RelayProcess> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await startNodeOnce(port);
-      } catch (error) {
-        if (port === 0 || attempt === PORT_ATTEMPTS) throw error;
-        await sleep(200);
-      }
-    }
-  }
-
-  async function startNodeOnce(port: number): Promise<RelayProcess> {
-    const node = await startRelay([
-      "--broker",
-      redis.url,
-      "--allowed-origins",
-      pageOrigin,
-      "--port",
-      String(port),
-    ]);
-    await eventually("node ready", async () => (await fetch(`${node.url}/readyz`)).status === 200);
-    return node;
-  }
+  /** A node on the shared Redis, ready; on a fixed port (the replacement of a stopped node) retried a few times. */
+  const startNode = (port = 0) =>
+    startReadyRelay(["--broker", redis.url, "--allowed-origins", pageOrigin], port);
 
   before(async () => {
     redis = await startRedis();
@@ -130,16 +104,7 @@ describe("EventSource in headless Chromium reconnects by itself and resumes", { 
     await redis?.stop();
   });
 
-  async function publish(channel: string, text: string): Promise<number> {
-    const response = await fetch(`${publisher.url}/channels/${channel}/messages`, {
-      method: "POST",
-      headers: { "content-type": "text/plain" },
-      body: text,
-    });
-    const body = await response.json();
-    assert.equal(response.status, 200, JSON.stringify(body));
-    return body.seq;
-  }
+  const publish = (channel: string, text: string) => publishText(publisher, channel, text);
 
   const seen = (page: Page) => page.evaluate(() => (globalThis as unknown as { seen: PageEvent[] }).seen);
 

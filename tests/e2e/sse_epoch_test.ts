@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { type RelayProcess, startRelay } from "../support/relay_process.ts";
+import { publishText, type RelayProcess, startRelay } from "../support/relay_process.ts";
 import { type RedisServer, startRedis } from "../support/redis_server.ts";
 import { TestSocket } from "../support/ws_client.ts";
 import { SseClient } from "../support/sse_client.ts";
@@ -28,17 +28,7 @@ async function eventually(what: string, condition: () => boolean | Promise<boole
   }
 }
 
-/** Publishes `text` over HTTP and returns its seq (the ack). */
-async function publish(relay: RelayProcess, channel: string, text: string): Promise<number> {
-  const response = await fetch(`${relay.url}/channels/${channel}/messages`, {
-    method: "POST",
-    headers: { "content-type": "text/plain" },
-    body: text,
-  });
-  const body = await response.json();
-  assert.equal(response.status, 200, JSON.stringify(body));
-  return body.seq;
-}
+const publish = publishText;
 
 /** An envelope as a subscriber saw it: `subscribed` or `message`, with the stream id when it came by SSE. */
 interface Seen {

@@ -131,3 +131,45 @@ export function startRelay(
     });
   });
 }
+
+/** Publishes `text` over HTTP (`text/plain`) and returns its seq, the ack; fails the test on any other answer. */
+export async function publishText(relay: RelayProcess, channel: string, text: string): Promise<number> {
+  const response = await fetch(`${relay.url}/channels/${channel}/messages`, {
+    method: "POST",
+    headers: { "content-type": "text/plain" },
+    body: text,
+  });
+  const body = await response.json();
+  if (response.status !== 200) {
+    throw new Error(`publish to ${channel}: ${response.status} ${JSON.stringify(body)}`);
+  }
+  return body.seq;
+}
+
+/**
+ * Starts a relay with `flags` and waits until `/readyz` answers 200 (its broker is connected). With a fixed
+ * `port` (a node replaced on the port of one that stopped) the start is tried up to `portAttempts` times:
+ * while the port was free, another process's outgoing connection may have taken it for a moment.
+ */
+export async function startReadyRelay(
+  flags: string[],
+  port = 0,
+  portAttempts = 5,
+): Promise<RelayProcess> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      const node = await startRelay([...flags, "--port", String(port)]);
+      for (let i = 0; (await fetch(`${node.url}/readyz`)).status !== 200; i++) {
+        if (i > 400) {
+          await node.stop();
+          throw new Error("the relay's broker did not become ready");
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      return node;
+    } catch (error) {
+      if (port === 0 || attempt >= portAttempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
